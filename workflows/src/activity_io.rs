@@ -1,0 +1,98 @@
+//! Inputs and outputs of the activities, and their declarations.
+//!
+//! The activities are *declared* here (`#[activity_definitions]`) and implemented in the
+//! `torghut-activities` crate against these declarations, so the workflow never depends on the
+//! crate that does I/O; the compiler checks both sides use the same types.
+
+use crate::analysis::Analysis;
+use serde::{Deserialize, Serialize};
+use temporalio_macros::activity_definitions;
+use temporalio_sdk::activities::ActivityError;
+use torghut_proto::v1::{AdapterHint, DecisionRequest, OrderConstraints, SkillOutput};
+
+/// What every context skill gets: the request and the as-of instant of its data.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SkillInput {
+    pub request: DecisionRequest,
+    /// RFC 3339; the skill sees only data at or before it.
+    pub as_of_utc: String,
+    pub workflow_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SizingInput {
+    pub request: DecisionRequest,
+    pub analysis: Analysis,
+    /// Last trade price from technicals, decimal string.
+    pub reference_price: Option<String>,
+    /// Annualised realised volatility from technicals, decimal string.
+    pub realized_vol: Option<String>,
+    pub workflow_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SizingOutcome {
+    /// "buy" | "sell" | "hold"
+    pub action: String,
+    pub qty: String,
+    pub notional: String,
+    /// Which cap bound the size, for the rationale.
+    pub binding_cap: String,
+    pub risk_flags: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RoutingInput {
+    pub request: DecisionRequest,
+    pub action: String,
+    pub qty: String,
+    pub reference_price: Option<String>,
+    pub bid: Option<String>,
+    pub ask: Option<String>,
+    pub spread_bps: Option<String>,
+    pub realized_vol: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RoutingOutcome {
+    pub adapter_hint: AdapterHint,
+    pub order_constraints: OrderConstraints,
+    pub max_slippage_bps: String,
+    pub risk_flags: Vec<String>,
+}
+
+/// The skill bundle as the workflow sees it. Names are the activity types in Temporal.
+pub struct DecisionActivities;
+
+#[activity_definitions]
+impl DecisionActivities {
+    #[activity(name = "market-context")]
+    pub fn market_context(input: SkillInput) -> Result<SkillOutput, ActivityError> {
+        unimplemented!()
+    }
+
+    #[activity(name = "news-sentiment")]
+    pub fn news_sentiment(input: SkillInput) -> Result<SkillOutput, ActivityError> {
+        unimplemented!()
+    }
+
+    #[activity(name = "fundamentals")]
+    pub fn fundamentals(input: SkillInput) -> Result<SkillOutput, ActivityError> {
+        unimplemented!()
+    }
+
+    #[activity(name = "technicals-regime")]
+    pub fn technicals_regime(input: SkillInput) -> Result<SkillOutput, ActivityError> {
+        unimplemented!()
+    }
+
+    #[activity(name = "risk-exposure-sizing")]
+    pub fn risk_exposure_sizing(input: SizingInput) -> Result<SizingOutcome, ActivityError> {
+        unimplemented!()
+    }
+
+    #[activity(name = "execution-routing")]
+    pub fn execution_routing(input: RoutingInput) -> Result<RoutingOutcome, ActivityError> {
+        unimplemented!()
+    }
+}

@@ -1,0 +1,454 @@
+//! `decision-workflow`: one run per `request_id`.
+//!
+//! The workflow is orchestration only: it starts the skills, records every step in an
+//! append-only event log, and hands the pure policy its inputs. The event log is the bridge to
+//! the gateway: `sequence` is the offset into it, the `poll_events` Update long-polls it (the
+//! "workflow streams" pattern), and the run's result is the whole log, so a finished run is served
+//! from its result without a worker round trip.
+
+use crate::activity_io::{
+    DecisionActivities, RoutingInput, RoutingOutcome, SizingInput, SizingOutcome, SkillInput,
+};
+use crate::analysis::{self, Analysis, PolicyConfig};
+use crate::skills::{self, missing_output};
+use chrono::{DateTime, SecondsFormat, Utc};
+use futures::FutureExt;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use temporalio_common::ActivityDefinition;
+use temporalio_workflow::RetryPolicy;
+use temporalio_macros::{workflow, workflow_methods};
+use temporalio_sdk::{
+    ActivityExecutionError, ActivityOptions, WorkflowContext, WorkflowContextView,
+    WorkflowResult,
+};
+use torghut_proto::model::{self, ValidatedRequest};
+use torghut_proto::v1::{
+    Accepted, AnalysisComplete, ArtifactRef, ContextReady, DecisionError, DecisionEvent,
+    DecisionIntent, DecisionRequest, DomainSummary, Final, Progress, SkillOutput,
+    decision_event::Payload,
+};
+
+/// The workflow type name in Temporal.
+pub const WORKFLOW_TYPE: &str = "decision-workflow";
+/// Version of the decision policy, recorded in every intent.
+pub const POLICY_VERSION: &str = "policy-2026.11.1";
+/// Longest a `poll_events` Update waits for a new event before answering empty.
+pub const MAX_POLL_WAIT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DecisionInput {
+    pub request: DecisionRequest,
+    #[serde(default)]
+    pub policy: PolicyConfig,
+}
+
+/// The run's result: its complete event log, ending in `decision.final` or `decision.error`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DecisionOutcome {
+    pub events: Vec<DecisionEvent>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PollRequest {
+    /// Return events with `sequence >= from`.
+    pub from: u64,
+    /// How long to wait for one, in milliseconds (capped at [`MAX_POLL_WAIT`]).
+    pub wait_ms: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PollResponse {
+    pub events: Vec<DecisionEvent>,
+    /// True once the log holds its terminal event.
+    pub finished: bool,
+}
+
+/// What the `current_state` query answers: enough to poll cheaply without reading events.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RunState {
+    pub next_sequence: u64,
+    pub finished: bool,
+    pub last_event_type: String,
+}
+
+#[workflow]
+pub struct DecisionWorkflow {
+    input: DecisionInput,
+    events: Vec<DecisionEvent>,
+    finished: bool,
+}
+
+#[workflow_methods]
+impl DecisionWorkflow {
+    #[init]
+    pub fn new(_ctx: &WorkflowContextView, input: DecisionInput) -> Self {
+        Self {
+            input,
+            events: Vec::new(),
+            finished: false,
+        }
+    }
+
+    #[run(name = "decision-workflow")]
+    pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<DecisionOutcome> {
+        let input = ctx.state(|s| s.input.clone());
+        match model::validate(&input.request) {
+            Err(e) => emit(
+                ctx,
+                Payload::Error(DecisionError {
+                    code: "invalid_request".to_owned(),
+                    message: e.to_string(),
+                    retryable: false,
+                }),
+            ),
+            Ok(request) => {
+                emit(
+                    ctx,
+                    Payload::Accepted(Accepted {
+                        workflow_id: ctx.workflow_id().to_owned(),
+                        symbol: request.symbol.to_string(),
+                        strategy_id: request.strategy_id.clone(),
+                        deadline_seconds: request.deadline_seconds,
+                        idempotent: false,
+                    }),
+                );
+                let deadline = Duration::from_secs(u64::from(request.deadline_seconds));
+                let steps = run_steps(ctx.clone(), input, request).fuse();
+                let timer = ctx.timer(deadline).fuse();
+                futures::pin_mut!(steps, timer);
+                let terminal = futures::select_biased! {
+                    t = steps => t,
+                    _ = timer => Payload::Error(DecisionError {
+                        code: "timeout".to_owned(),
+                        message: format!("decision exceeded its deadline of {} s", deadline.as_secs()),
+                        retryable: true,
+                    }),
+                };
+                emit(ctx, terminal);
+            }
+        }
+        ctx.state_mut(|s| s.finished = true);
+        // Let any `poll_events` waiting on the log deliver the terminal event before we close.
+        let handlers = ctx.clone();
+        ctx.wait_condition(move |_| handlers.all_handlers_finished())
+            .await?;
+        Ok(ctx.state(|s| DecisionOutcome {
+            events: s.events.clone(),
+        }))
+    }
+
+    #[query]
+    pub fn current_state(&self, _ctx: &WorkflowContextView) -> RunState {
+        RunState {
+            next_sequence: self.events.len() as u64,
+            finished: self.finished,
+            last_event_type: self
+                .events
+                .last()
+                .map(|e| torghut_proto::event::event_type(e).to_owned())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Long-poll of the event log: answers as soon as an event at or past `from` exists, the log
+    /// finishes, or the wait runs out (then with no events).
+    #[update]
+    pub async fn poll_events(ctx: &mut WorkflowContext<Self>, req: PollRequest) -> PollResponse {
+        let from = req.from;
+        let wait = Duration::from_millis(req.wait_ms).min(MAX_POLL_WAIT);
+        let ready = ctx.wait_condition(move |s: &Self| s.events.len() as u64 > from || s.finished);
+        let timer = ctx.timer(wait);
+        futures::pin_mut!(ready, timer);
+        futures::future::select(ready, timer).await;
+        ctx.state(|s| PollResponse {
+            events: s
+                .events
+                .iter()
+                .filter(|e| e.sequence >= from)
+                .cloned()
+                .collect(),
+            finished: s.finished,
+        })
+    }
+}
+
+fn now(ctx: &WorkflowContext<DecisionWorkflow>) -> String {
+    ctx.workflow_time()
+        .map(DateTime::<Utc>::from)
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn emit(ctx: &WorkflowContext<DecisionWorkflow>, payload: Payload) {
+    let at = now(ctx);
+    ctx.state_mut(|s| {
+        let sequence = s.events.len() as u64;
+        s.events.push(DecisionEvent {
+            sequence,
+            at,
+            payload: Some(payload),
+        });
+    });
+}
+
+/// Timeouts and retries of the context skills: short attempts, a bounded total, backoff.
+fn skill_options(name: &str) -> ActivityOptions {
+    ActivityOptions::with_close_timeouts(temporalio_sdk::ActivityCloseTimeouts::ScheduleAndStartToClose {
+        schedule_to_close: Duration::from_secs(60),
+        start_to_close: Duration::from_secs(15),
+    })
+    .retry_policy(
+        RetryPolicy::builder()
+            .initial_interval(Duration::from_millis(500))
+            .backoff_coefficient(2.0)
+            .maximum_interval(Duration::from_secs(5))
+            .maximum_attempts(4)
+            .non_retryable_error_types(["InvalidInput"])
+            .build(),
+    )
+    .summary(format!("{name}: gather context"))
+    .build()
+}
+
+/// The decision steps after `accepted`; returns the terminal payload.
+async fn run_steps(
+    ctx: WorkflowContext<DecisionWorkflow>,
+    input: DecisionInput,
+    request: ValidatedRequest,
+) -> Payload {
+    let workflow_id = ctx.workflow_id().to_owned();
+    let as_of = request
+        .trigger
+        .event_ts
+        .to_rfc3339_opts(SecondsFormat::Secs, true);
+    let skill_input = SkillInput {
+        request: input.request.clone(),
+        as_of_utc: as_of.clone(),
+        workflow_id: workflow_id.clone(),
+    };
+    let total = skills::CONTEXT_SKILLS.len() as u32;
+
+    let (market, news, fundamentals, technicals) = futures::join!(
+        run_skill(&ctx, DecisionActivities::market_context, &skill_input, &request, total),
+        run_skill(&ctx, DecisionActivities::news_sentiment, &skill_input, &request, total),
+        run_skill(&ctx, DecisionActivities::fundamentals, &skill_input, &request, total),
+        run_skill(&ctx, DecisionActivities::technicals_regime, &skill_input, &request, total),
+    );
+    let outputs = vec![market, news, fundamentals, technicals];
+    let domains: Vec<DomainSummary> = outputs
+        .iter()
+        .map(|o| DomainSummary {
+            domain: o.domain.clone(),
+            status: o.status.clone(),
+            quality_score: o.quality_score.clone(),
+            freshness_seconds: o.freshness_seconds,
+            risk_flags: o.risk_flags.clone(),
+        })
+        .collect();
+
+    let analysis = analysis::analyse(
+        &outputs,
+        request.risk_policy.kill_switch_enabled,
+        &input.policy,
+    );
+    emit(
+        &ctx,
+        Payload::ContextReady(ContextReady {
+            domains,
+            overall_quality: analysis.overall_quality.normalize().to_string(),
+            risk_flags: analysis.risk_flags.clone(),
+        }),
+    );
+    emit(
+        &ctx,
+        Payload::AnalysisComplete(AnalysisComplete {
+            direction: analysis.direction.as_str().to_owned(),
+            score: analysis.score.normalize().to_string(),
+            confidence: analysis.confidence.normalize().to_string(),
+            uncertainty_notes: analysis.uncertainty_notes.clone(),
+            risk_flags: analysis.risk_flags.clone(),
+            vetoed: analysis.vetoed,
+        }),
+    );
+
+    let technicals = &outputs[3];
+    let payload_str = |key: &str| technicals.payload.get(key).cloned();
+    let sizing = match ctx
+        .execute_activity(
+            DecisionActivities::risk_exposure_sizing,
+            SizingInput {
+                request: input.request.clone(),
+                analysis: analysis.clone(),
+                reference_price: payload_str("last_price"),
+                realized_vol: payload_str("realized_vol_annual"),
+                workflow_id: workflow_id.clone(),
+            },
+            step_options(skills::RISK_EXPOSURE_SIZING),
+        )
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => return step_failed(skills::RISK_EXPOSURE_SIZING, &e),
+    };
+    let routing = match ctx
+        .execute_activity(
+            DecisionActivities::execution_routing,
+            RoutingInput {
+                request: input.request.clone(),
+                action: sizing.action.clone(),
+                qty: sizing.qty.clone(),
+                reference_price: payload_str("last_price"),
+                bid: payload_str("bid"),
+                ask: payload_str("ask"),
+                spread_bps: payload_str("spread_bps"),
+                realized_vol: payload_str("realized_vol_annual"),
+            },
+            step_options(skills::EXECUTION_ROUTING),
+        )
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return step_failed(skills::EXECUTION_ROUTING, &e),
+    };
+
+    Payload::Final(Final {
+        intent: Some(intent(&workflow_id, &request, &outputs, &analysis, sizing, routing)),
+    })
+}
+
+/// Runs one context skill; a skill that exhausts its retries becomes an explicit `missing` domain.
+async fn run_skill<AD>(
+    ctx: &WorkflowContext<DecisionWorkflow>,
+    activity: AD,
+    input: &SkillInput,
+    request: &ValidatedRequest,
+    total: u32,
+) -> SkillOutput
+where
+    AD: ActivityDefinition<Input = SkillInput, Output = SkillOutput>,
+{
+    let name = activity.name().to_owned();
+    let result = ctx
+        .execute_activity(activity, input.clone(), skill_options(&name))
+        .await;
+    let (output, status) = match result {
+        Ok(out) => (out, "completed"),
+        Err(e) => (
+            missing_output(
+                &name,
+                request.symbol.as_str(),
+                &input.as_of_utc,
+                failure_reason(&e),
+            ),
+            "failed",
+        ),
+    };
+    let completed = ctx.state(|s| {
+        s.events
+            .iter()
+            .filter(|e| matches!(e.payload, Some(Payload::Progress(_))))
+            .count() as u32
+    }) + 1;
+    emit(
+        ctx,
+        Payload::Progress(Progress {
+            step: name,
+            status: status.to_owned(),
+            domain_status: output.status.clone(),
+            quality_score: output.quality_score.clone(),
+            completed,
+            total,
+        }),
+    );
+    output
+}
+
+fn step_options(name: &str) -> ActivityOptions {
+    ActivityOptions::with_close_timeouts(temporalio_sdk::ActivityCloseTimeouts::ScheduleAndStartToClose {
+        schedule_to_close: Duration::from_secs(60),
+        start_to_close: Duration::from_secs(10),
+    })
+    .retry_policy(
+        RetryPolicy::builder()
+            .initial_interval(Duration::from_millis(500))
+            .backoff_coefficient(2.0)
+            .maximum_interval(Duration::from_secs(5))
+            .maximum_attempts(5)
+            .non_retryable_error_types(["InvalidInput"])
+            .build(),
+    )
+    .summary(format!("{name}"))
+    .build()
+}
+
+fn failure_reason(e: &ActivityExecutionError) -> &'static str {
+    let text = e.to_string().to_ascii_lowercase();
+    if text.contains("timeout") || text.contains("timed out") {
+        "timeout"
+    } else if text.contains("invalidinput") {
+        "invalid_input"
+    } else {
+        "failed_after_retries"
+    }
+}
+
+fn step_failed(step: &str, e: &ActivityExecutionError) -> Payload {
+    Payload::Error(DecisionError {
+        code: if failure_reason(e) == "timeout" { "timeout" } else { "internal" }.to_owned(),
+        message: format!("step {step} failed after its retries: {e}"),
+        retryable: true,
+    })
+}
+
+fn intent(
+    workflow_id: &str,
+    request: &ValidatedRequest,
+    outputs: &[SkillOutput],
+    analysis: &Analysis,
+    sizing: SizingOutcome,
+    routing: RoutingOutcome,
+) -> DecisionIntent {
+    let mut risk_flags = analysis.risk_flags.clone();
+    risk_flags.extend(sizing.risk_flags.iter().cloned());
+    risk_flags.extend(routing.risk_flags.iter().cloned());
+    risk_flags.sort();
+    risk_flags.dedup();
+    let mut rationale = format!(
+        "direction {} (score {}, confidence {}, context quality {})",
+        analysis.direction.as_str(),
+        analysis.score.normalize(),
+        analysis.confidence.normalize(),
+        analysis.overall_quality.normalize()
+    );
+    if analysis.vetoed {
+        rationale.push_str(&format!("; vetoed: {}", analysis.veto_reasons.join("; ")));
+    }
+    rationale.push_str(&format!(
+        "; size {} {} bound by {}",
+        sizing.action, sizing.qty, sizing.binding_cap
+    ));
+    DecisionIntent {
+        request_id: request.request_id.clone(),
+        symbol: request.symbol.to_string(),
+        action: sizing.action,
+        qty: sizing.qty,
+        vetoed: analysis.vetoed,
+        order_constraints: Some(routing.order_constraints),
+        max_slippage_bps: routing.max_slippage_bps,
+        adapter_hint: Some(routing.adapter_hint),
+        confidence: analysis.confidence.normalize().to_string(),
+        uncertainty_notes: analysis.uncertainty_notes.clone(),
+        risk_flags,
+        artifact_refs: outputs
+            .iter()
+            .map(|o| ArtifactRef {
+                domain: o.domain.clone(),
+                uri: format!("temporal://{workflow_id}/{}/{}", o.domain, o.context_version),
+            })
+            .collect(),
+        rationale,
+        policy_version: POLICY_VERSION.to_owned(),
+        reserved_notional: "0".to_owned(),
+    }
+}

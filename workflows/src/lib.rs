@@ -1,0 +1,23 @@
+//! The decision workflow and its pure policy.
+//!
+//! Architecture invariant: nothing in this crate does I/O or reads a clock. The workflow gets
+//! time from the SDK and data from activity results; the policy modules ([`analysis`],
+//! [`sizing`], [`routing`]) are plain functions over plain data, so replaying a history or a
+//! recorded decision gives the same answer.
+
+pub mod activity_io;
+pub mod analysis;
+pub mod decision;
+pub mod routing;
+pub mod sizing;
+pub mod skills;
+
+pub use decision::{DecisionWorkflow, WORKFLOW_TYPE};
+
+/// Default task queue the worker polls and the gateway starts runs on.
+pub const DEFAULT_TASK_QUEUE: &str = "torghut-decision-engine";
+
+/// The workflow id of a request: derived from `request_id` alone, so duplicates collide.
+pub fn workflow_id(request_id: &str) -> String {
+    format!("decision-{}", request_id.to_ascii_lowercase())
+}
