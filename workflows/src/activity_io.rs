@@ -96,3 +96,11 @@ impl DecisionActivities {
         unimplemented!()
     }
 }
+
+/// The activity marker types, for `#[activity(definition = ...)]` in the implementing crate.
+pub mod markers {
+    pub use super::decision_activities::{
+        ExecutionRouting, Fundamentals, MarketContext, NewsSentiment, RiskExposureSizing,
+        TechnicalsRegime,
+    };
+}

@@ -221,14 +221,62 @@ mod tests {
         let mut one_missing = all("0.8", "0.9");
         one_missing[1] = missing_output(skills::NEWS_SENTIMENT, "SPY", "t", "provider_down");
         let cases: Vec<(&str, Vec<SkillOutput>, bool, Direction, bool)> = vec![
-            ("strong agreeing long", all("0.8", "0.9"), false, Direction::Long, false),
-            ("strong agreeing short", all("-0.8", "0.9"), false, Direction::Short, false),
-            ("weak signal is flat", all("0.05", "0.9"), false, Direction::Flat, false),
-            ("low quality vetoes", all("0.9", "0.3"), false, Direction::Flat, true),
-            ("kill switch vetoes", all("0.9", "0.9"), true, Direction::Flat, true),
-            ("critical domain missing vetoes", missing_tech, false, Direction::Flat, true),
-            ("a non-critical missing domain still trades", one_missing, false, Direction::Long, false),
-            ("nothing at all vetoes", vec![], false, Direction::Flat, true),
+            (
+                "strong agreeing long",
+                all("0.8", "0.9"),
+                false,
+                Direction::Long,
+                false,
+            ),
+            (
+                "strong agreeing short",
+                all("-0.8", "0.9"),
+                false,
+                Direction::Short,
+                false,
+            ),
+            (
+                "weak signal is flat",
+                all("0.05", "0.9"),
+                false,
+                Direction::Flat,
+                false,
+            ),
+            (
+                "low quality vetoes",
+                all("0.9", "0.3"),
+                false,
+                Direction::Flat,
+                true,
+            ),
+            (
+                "kill switch vetoes",
+                all("0.9", "0.9"),
+                true,
+                Direction::Flat,
+                true,
+            ),
+            (
+                "critical domain missing vetoes",
+                missing_tech,
+                false,
+                Direction::Flat,
+                true,
+            ),
+            (
+                "a non-critical missing domain still trades",
+                one_missing,
+                false,
+                Direction::Long,
+                false,
+            ),
+            (
+                "nothing at all vetoes",
+                vec![],
+                false,
+                Direction::Flat,
+                true,
+            ),
         ];
         for (name, outputs, kill, direction, vetoed) in cases {
             let a = analyse(&outputs, kill, &cfg);
@@ -247,7 +295,11 @@ mod tests {
         let a = analyse(&partial, false, &cfg);
         assert!(a.overall_quality < full.overall_quality);
         assert!(a.confidence < full.confidence);
-        assert!(a.risk_flags.iter().any(|f| f == "market-context:missing:timeout"));
+        assert!(
+            a.risk_flags
+                .iter()
+                .any(|f| f == "market-context:missing:timeout")
+        );
     }
 
     #[test]
@@ -257,7 +309,12 @@ mod tests {
         let mut mixed = all("0.6", "0.9");
         mixed[1] = out(skills::NEWS_SENTIMENT, "ok", "0.9", "-0.6");
         let a = analyse(&mixed, false, &cfg);
-        assert!(a.confidence < agree.confidence, "{} !< {}", a.confidence, agree.confidence);
+        assert!(
+            a.confidence < agree.confidence,
+            "{} !< {}",
+            a.confidence,
+            agree.confidence
+        );
         assert_eq!(agree.confidence, dec!(0.9));
     }
 }

@@ -16,12 +16,11 @@ use futures::FutureExt;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use temporalio_common::ActivityDefinition;
-use temporalio_workflow::RetryPolicy;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
-    ActivityExecutionError, ActivityOptions, WorkflowContext, WorkflowContextView,
-    WorkflowResult,
+    ActivityExecutionError, ActivityOptions, WorkflowContext, WorkflowContextView, WorkflowResult,
 };
+use temporalio_workflow::RetryPolicy;
 use torghut_proto::model::{self, ValidatedRequest};
 use torghut_proto::v1::{
     Accepted, AnalysisComplete, ArtifactRef, ContextReady, DecisionError, DecisionEvent,
@@ -194,10 +193,12 @@ fn emit(ctx: &WorkflowContext<DecisionWorkflow>, payload: Payload) {
 
 /// Timeouts and retries of the context skills: short attempts, a bounded total, backoff.
 fn skill_options(name: &str) -> ActivityOptions {
-    ActivityOptions::with_close_timeouts(temporalio_sdk::ActivityCloseTimeouts::ScheduleAndStartToClose {
-        schedule_to_close: Duration::from_secs(60),
-        start_to_close: Duration::from_secs(15),
-    })
+    ActivityOptions::with_close_timeouts(
+        temporalio_sdk::ActivityCloseTimeouts::ScheduleAndStartToClose {
+            schedule_to_close: Duration::from_secs(60),
+            start_to_close: Duration::from_secs(15),
+        },
+    )
     .retry_policy(
         RetryPolicy::builder()
             .initial_interval(Duration::from_millis(500))
@@ -230,10 +231,34 @@ async fn run_steps(
     let total = skills::CONTEXT_SKILLS.len() as u32;
 
     let (market, news, fundamentals, technicals) = futures::join!(
-        run_skill(&ctx, DecisionActivities::market_context, &skill_input, &request, total),
-        run_skill(&ctx, DecisionActivities::news_sentiment, &skill_input, &request, total),
-        run_skill(&ctx, DecisionActivities::fundamentals, &skill_input, &request, total),
-        run_skill(&ctx, DecisionActivities::technicals_regime, &skill_input, &request, total),
+        run_skill(
+            &ctx,
+            DecisionActivities::market_context,
+            &skill_input,
+            &request,
+            total
+        ),
+        run_skill(
+            &ctx,
+            DecisionActivities::news_sentiment,
+            &skill_input,
+            &request,
+            total
+        ),
+        run_skill(
+            &ctx,
+            DecisionActivities::fundamentals,
+            &skill_input,
+            &request,
+            total
+        ),
+        run_skill(
+            &ctx,
+            DecisionActivities::technicals_regime,
+            &skill_input,
+            &request,
+            total
+        ),
     );
     let outputs = vec![market, news, fundamentals, technicals];
     let domains: Vec<DomainSummary> = outputs
@@ -313,7 +338,14 @@ async fn run_steps(
     };
 
     Payload::Final(Final {
-        intent: Some(intent(&workflow_id, &request, &outputs, &analysis, sizing, routing)),
+        intent: Some(intent(
+            &workflow_id,
+            &request,
+            &outputs,
+            &analysis,
+            sizing,
+            routing,
+        )),
     })
 }
 
@@ -365,10 +397,12 @@ where
 }
 
 fn step_options(name: &str) -> ActivityOptions {
-    ActivityOptions::with_close_timeouts(temporalio_sdk::ActivityCloseTimeouts::ScheduleAndStartToClose {
-        schedule_to_close: Duration::from_secs(60),
-        start_to_close: Duration::from_secs(10),
-    })
+    ActivityOptions::with_close_timeouts(
+        temporalio_sdk::ActivityCloseTimeouts::ScheduleAndStartToClose {
+            schedule_to_close: Duration::from_secs(60),
+            start_to_close: Duration::from_secs(10),
+        },
+    )
     .retry_policy(
         RetryPolicy::builder()
             .initial_interval(Duration::from_millis(500))
@@ -395,7 +429,12 @@ fn failure_reason(e: &ActivityExecutionError) -> &'static str {
 
 fn step_failed(step: &str, e: &ActivityExecutionError) -> Payload {
     Payload::Error(DecisionError {
-        code: if failure_reason(e) == "timeout" { "timeout" } else { "internal" }.to_owned(),
+        code: if failure_reason(e) == "timeout" {
+            "timeout"
+        } else {
+            "internal"
+        }
+        .to_owned(),
         message: format!("step {step} failed after its retries: {e}"),
         retryable: true,
     })
@@ -444,7 +483,10 @@ fn intent(
             .iter()
             .map(|o| ArtifactRef {
                 domain: o.domain.clone(),
-                uri: format!("temporal://{workflow_id}/{}/{}", o.domain, o.context_version),
+                uri: format!(
+                    "temporal://{workflow_id}/{}/{}",
+                    o.domain, o.context_version
+                ),
             })
             .collect(),
         rationale,

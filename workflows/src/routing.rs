@@ -48,7 +48,9 @@ pub fn choose_adapter(
         AdapterPolicy::LeanAllowed => true,
     };
     let blocker = if !policy_allows {
-        Some(format!("execution policy {policy:?} does not allow lean in {mode:?} mode"))
+        Some(format!(
+            "execution policy {policy:?} does not allow lean in {mode:?} mode"
+        ))
     } else if !lean_enabled {
         Some("lean_enabled is false".to_owned())
     } else if !health.lean_healthy {
@@ -71,8 +73,8 @@ pub fn choose_adapter(
 pub fn max_slippage_bps(spread_bps: Option<Decimal>, annual_vol: Option<Decimal>) -> Decimal {
     let half_spread = spread_bps.unwrap_or(Decimal::new(10, 0)) / Decimal::TWO;
     // One minute of annualised vol, in bps: vol / sqrt(252 * 390) ~= vol / 313.5.
-    let vol_bps = annual_vol.unwrap_or(Decimal::new(3, 1)) * Decimal::new(10_000, 0)
-        / Decimal::new(3135, 1);
+    let vol_bps =
+        annual_vol.unwrap_or(Decimal::new(3, 1)) * Decimal::new(10_000, 0) / Decimal::new(3135, 1);
     (half_spread + vol_bps)
         .clamp(Decimal::TWO, Decimal::new(50, 0))
         .round_dp(2)
@@ -113,29 +115,110 @@ mod tests {
     fn lean_only_when_every_condition_holds() {
         use AdapterPolicy::*;
         let cases = [
-            (Adapter::Lean, true, Mode::Paper, LeanPaperOnly, HEALTHY, "lean"),
-            (Adapter::Lean, true, Mode::Live, LeanPaperOnly, HEALTHY, "alpaca"),
-            (Adapter::Lean, true, Mode::Live, LeanAllowed, HEALTHY, "lean"),
-            (Adapter::Lean, false, Mode::Paper, LeanAllowed, HEALTHY, "alpaca"),
-            (Adapter::Lean, true, Mode::Paper, AlpacaOnly, HEALTHY, "alpaca"),
-            (Adapter::Lean, true, Mode::Paper, LeanAllowed, AdapterHealth { alpaca_healthy: false, lean_healthy: true }, "alpaca"),
-            (Adapter::Lean, true, Mode::Paper, LeanAllowed, AdapterHealth { alpaca_healthy: true, lean_healthy: false }, "alpaca"),
-            (Adapter::Alpaca, true, Mode::Paper, LeanAllowed, HEALTHY, "alpaca"),
+            (
+                Adapter::Lean,
+                true,
+                Mode::Paper,
+                LeanPaperOnly,
+                HEALTHY,
+                "lean",
+            ),
+            (
+                Adapter::Lean,
+                true,
+                Mode::Live,
+                LeanPaperOnly,
+                HEALTHY,
+                "alpaca",
+            ),
+            (
+                Adapter::Lean,
+                true,
+                Mode::Live,
+                LeanAllowed,
+                HEALTHY,
+                "lean",
+            ),
+            (
+                Adapter::Lean,
+                false,
+                Mode::Paper,
+                LeanAllowed,
+                HEALTHY,
+                "alpaca",
+            ),
+            (
+                Adapter::Lean,
+                true,
+                Mode::Paper,
+                AlpacaOnly,
+                HEALTHY,
+                "alpaca",
+            ),
+            (
+                Adapter::Lean,
+                true,
+                Mode::Paper,
+                LeanAllowed,
+                AdapterHealth {
+                    alpaca_healthy: false,
+                    lean_healthy: true,
+                },
+                "alpaca",
+            ),
+            (
+                Adapter::Lean,
+                true,
+                Mode::Paper,
+                LeanAllowed,
+                AdapterHealth {
+                    alpaca_healthy: true,
+                    lean_healthy: false,
+                },
+                "alpaca",
+            ),
+            (
+                Adapter::Alpaca,
+                true,
+                Mode::Paper,
+                LeanAllowed,
+                HEALTHY,
+                "alpaca",
+            ),
         ];
         for (primary, enabled, mode, policy, health, want) in cases {
             let h = choose_adapter(primary, enabled, mode, policy, health);
-            assert_eq!(h.adapter, want, "{primary:?} {enabled} {mode:?} {policy:?} {health:?}: {}", h.reason);
+            assert_eq!(
+                h.adapter, want,
+                "{primary:?} {enabled} {mode:?} {policy:?} {health:?}: {}",
+                h.reason
+            );
             assert!(!h.reason.is_empty());
         }
     }
 
     #[test]
     fn buy_limits_above_the_ask_and_sell_below_the_bid() {
-        let buy = order_constraints(Action::Buy, Some(dec!(100)), Some(dec!(99.9)), Some(dec!(100.1)), dec!(10));
+        let buy = order_constraints(
+            Action::Buy,
+            Some(dec!(100)),
+            Some(dec!(99.9)),
+            Some(dec!(100.1)),
+            dec!(10),
+        );
         assert_eq!(buy.limit_price.as_deref(), Some("100.2"));
-        let sell = order_constraints(Action::Sell, Some(dec!(100)), Some(dec!(99.9)), Some(dec!(100.1)), dec!(10));
+        let sell = order_constraints(
+            Action::Sell,
+            Some(dec!(100)),
+            Some(dec!(99.9)),
+            Some(dec!(100.1)),
+            dec!(10),
+        );
         assert_eq!(sell.limit_price.as_deref(), Some("99.8"));
-        assert_eq!(order_constraints(Action::Buy, None, None, None, dec!(5)).order_type, "market");
+        assert_eq!(
+            order_constraints(Action::Buy, None, None, None, dec!(5)).order_type,
+            "market"
+        );
     }
 
     #[test]

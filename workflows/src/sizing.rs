@@ -98,7 +98,8 @@ pub fn caps(signal: &SizingSignal, limits: &SizingLimits) -> Vec<(&'static str, 
         Direction::Short => limits.position_qty <= Decimal::ZERO,
         Direction::Flat => true,
     };
-    let room = limits.equity.max(Decimal::ZERO) * pct - if adds { held_value } else { Decimal::ZERO };
+    let room =
+        limits.equity.max(Decimal::ZERO) * pct - if adds { held_value } else { Decimal::ZERO };
     caps.push(("max_position_pct_equity", room.max(Decimal::ZERO)));
     if signal.direction == Direction::Short && !limits.allow_short {
         let long_value = (limits.position_qty.max(Decimal::ZERO)) * signal.price;

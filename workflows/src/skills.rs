@@ -13,7 +13,12 @@ pub const RISK_EXPOSURE_SIZING: &str = "risk-exposure-sizing";
 pub const EXECUTION_ROUTING: &str = "execution-routing";
 
 /// The context skills, in the order their summaries are reported.
-pub const CONTEXT_SKILLS: [&str; 4] = [MARKET_CONTEXT, NEWS_SENTIMENT, FUNDAMENTALS, TECHNICALS_REGIME];
+pub const CONTEXT_SKILLS: [&str; 4] = [
+    MARKET_CONTEXT,
+    NEWS_SENTIMENT,
+    FUNDAMENTALS,
+    TECHNICALS_REGIME,
+];
 
 /// Version of the skill bundle; recorded in every intent so a replay report can tell them apart.
 pub const BUNDLE_VERSION: &str = "skills-2026.11.1";

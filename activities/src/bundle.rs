@@ -1,0 +1,163 @@
+//! The skill bundle as Temporal activities: each implements a declaration from
+//! `torghut_workflows::activity_io`, maps [`SkillError`] onto retryable or non-retryable
+//! failures, and runs blocking provider I/O off the async runtime.
+
+use crate::bars::BarProvider;
+use crate::routing::AdapterHealthProbe;
+use crate::skill::SkillError;
+use crate::skills::fundamentals::FundamentalsProvider;
+use crate::skills::news::{NewsProvider, SentimentScorer};
+use crate::{risk, routing, skills};
+use std::sync::Arc;
+use temporalio_macros::activities;
+use temporalio_sdk::ApplicationFailure;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+use torghut_proto::model::{self, ValidatedRequest};
+use torghut_proto::v1::SkillOutput;
+use torghut_workflows::activity_io::{
+    RoutingInput, RoutingOutcome, SizingInput, SizingOutcome, SkillInput, markers,
+};
+use torghut_workflows::routing::AdapterPolicy;
+
+/// Everything the skills read from; one per worker, shared by all activity invocations.
+pub struct DecisionSkills {
+    pub bars: Arc<dyn BarProvider>,
+    pub news: Arc<dyn NewsProvider>,
+    pub scorer: Arc<SentimentScorer>,
+    pub fundamentals: Arc<dyn FundamentalsProvider>,
+    pub adapter_policy: AdapterPolicy,
+    pub adapter_health: Arc<dyn AdapterHealthProbe>,
+}
+
+/// Bad input never gets better, so it is not retried; provider trouble is.
+fn activity_error(e: SkillError) -> ActivityError {
+    {
+        match e {
+            SkillError::InvalidInput(_) => ActivityError::application(
+                ApplicationFailure::builder(e.to_string())
+                    .type_name("InvalidInput".to_owned())
+                    .non_retryable(true)
+                    .build(),
+            ),
+            SkillError::Unavailable(_) => ActivityError::application(
+                ApplicationFailure::builder(e.to_string())
+                    .type_name("ProviderUnavailable".to_owned())
+                    .build(),
+            ),
+        }
+    }
+}
+
+fn validated(input: &SkillInput) -> Result<ValidatedRequest, SkillError> {
+    model::validate(&input.request).map_err(|e| SkillError::InvalidInput(e.to_string()))
+}
+
+/// Runs blocking provider work on the blocking pool; a panic there is a retryable failure.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, SkillError> + Send + 'static,
+) -> Result<T, ActivityError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result.map_err(activity_error),
+        Err(join) => Err(activity_error(SkillError::Unavailable(format!(
+            "skill task failed: {join}"
+        )))),
+    }
+}
+
+#[activities]
+impl DecisionSkills {
+    #[activity(definition = markers::MarketContext)]
+    pub async fn market_context(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: SkillInput,
+    ) -> Result<SkillOutput, ActivityError> {
+        let req = validated(&input).map_err(activity_error)?;
+        blocking(move || {
+            skills::market_context::market_context(
+                &*self.bars,
+                req.symbol.as_str(),
+                req.trigger.event_ts,
+            )
+        })
+        .await
+    }
+
+    #[activity(definition = markers::TechnicalsRegime)]
+    pub async fn technicals_regime(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: SkillInput,
+    ) -> Result<SkillOutput, ActivityError> {
+        let req = validated(&input).map_err(activity_error)?;
+        blocking(move || {
+            skills::technicals::technicals_regime(
+                &*self.bars,
+                req.symbol.as_str(),
+                req.trigger.event_ts,
+                &req.trigger.features,
+            )
+        })
+        .await
+    }
+
+    #[activity(definition = markers::NewsSentiment)]
+    pub async fn news_sentiment(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: SkillInput,
+    ) -> Result<SkillOutput, ActivityError> {
+        let req = validated(&input).map_err(activity_error)?;
+        blocking(move || {
+            skills::news::news_sentiment(
+                &*self.news,
+                &self.scorer,
+                req.symbol.as_str(),
+                req.trigger.event_ts,
+            )
+        })
+        .await
+    }
+
+    #[activity(definition = markers::Fundamentals)]
+    pub async fn fundamentals(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: SkillInput,
+    ) -> Result<SkillOutput, ActivityError> {
+        let req = validated(&input).map_err(activity_error)?;
+        blocking(move || {
+            let price = self
+                .bars
+                .minute_bars(req.symbol.as_str(), req.trigger.event_ts, 1)
+                .ok()
+                .and_then(|b| b.last().map(|b| b.close));
+            skills::fundamentals::fundamentals(
+                &*self.fundamentals,
+                req.symbol.as_str(),
+                req.trigger.event_ts,
+                price,
+            )
+        })
+        .await
+    }
+
+    #[activity(definition = markers::RiskExposureSizing)]
+    pub async fn risk_exposure_sizing(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: SizingInput,
+    ) -> Result<SizingOutcome, ActivityError> {
+        risk::risk_exposure_sizing(&input).map_err(activity_error)
+    }
+
+    #[activity(definition = markers::ExecutionRouting)]
+    pub async fn execution_routing(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: RoutingInput,
+    ) -> Result<RoutingOutcome, ActivityError> {
+        routing::execution_routing(&input, self.adapter_policy, &*self.adapter_health)
+            .map_err(activity_error)
+    }
+}

@@ -1,0 +1,7 @@
+//! The four context skills. Each is a plain function over a provider trait, so it can be tested
+//! without Temporal and its data source swapped without touching the analysis.
+
+pub mod fundamentals;
+pub mod market_context;
+pub mod news;
+pub mod technicals;

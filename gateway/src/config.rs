@@ -1,0 +1,69 @@
+//! Gateway configuration from the environment, validated at start with the variable's name.
+
+use anyhow::{Context, Result, bail};
+use rust_decimal::Decimal;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+use torghut_workflows::DEFAULT_TASK_QUEUE;
+use torghut_workflows::analysis::PolicyConfig;
+
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    pub listen: SocketAddr,
+    pub temporal_address: url::Url,
+    pub namespace: String,
+    pub task_queue: String,
+    /// Interval of SSE heartbeat comments, within 5..=15 s.
+    pub heartbeat: Duration,
+    /// The `retry:` hint sent to SSE clients.
+    pub sse_retry: Duration,
+    pub policy: PolicyConfig,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+impl GatewayConfig {
+    pub fn from_env() -> Result<Self> {
+        let listen_raw = var("TORGHUT_GATEWAY_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen = listen_raw.parse().with_context(|| {
+            format!("TORGHUT_GATEWAY_LISTEN: expected host:port, got {listen_raw:?}")
+        })?;
+        let address = var("TEMPORAL_ADDRESS").unwrap_or_else(|| "http://127.0.0.1:7233".into());
+        let temporal_address = url::Url::parse(&address).with_context(|| {
+            format!(
+                "TEMPORAL_ADDRESS: expected a URL such as http://127.0.0.1:7233, got {address:?}"
+            )
+        })?;
+        let heartbeat_raw = var("TORGHUT_SSE_HEARTBEAT_SECONDS").unwrap_or_else(|| "10".into());
+        let heartbeat: u64 = heartbeat_raw.parse().with_context(|| {
+            format!("TORGHUT_SSE_HEARTBEAT_SECONDS: expected whole seconds, got {heartbeat_raw:?}")
+        })?;
+        if !(5..=15).contains(&heartbeat) {
+            bail!("TORGHUT_SSE_HEARTBEAT_SECONDS: expected 5..=15, got {heartbeat}");
+        }
+        let mut policy = PolicyConfig::default();
+        if let Some(raw) = var("TORGHUT_MIN_CONTEXT_QUALITY") {
+            let q = Decimal::from_str(&raw)
+                .ok()
+                .filter(|q| *q >= Decimal::ZERO && *q <= Decimal::ONE)
+                .with_context(|| {
+                    format!(
+                        "TORGHUT_MIN_CONTEXT_QUALITY: expected a decimal in [0, 1], got {raw:?}"
+                    )
+                })?;
+            policy.min_context_quality = q;
+        }
+        Ok(Self {
+            listen,
+            temporal_address,
+            namespace: var("TEMPORAL_NAMESPACE").unwrap_or_else(|| "default".into()),
+            task_queue: var("TORGHUT_TASK_QUEUE").unwrap_or_else(|| DEFAULT_TASK_QUEUE.into()),
+            heartbeat: Duration::from_secs(heartbeat),
+            sse_retry: Duration::from_secs(2),
+            policy,
+        })
+    }
+}

@@ -1,0 +1,90 @@
+//! The gateway's one error type: each variant is a status code and a JSON body that says what
+//! was wrong and, for bad input, which field.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use torghut_proto::FieldError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not JSON at all.
+    #[error("{0}")]
+    MalformedJson(FieldError),
+    /// JSON, but a field is missing, of the wrong type or out of range.
+    #[error("{0}")]
+    InvalidField(FieldError),
+    #[error("request body exceeds {limit} bytes")]
+    BodyTooLarge { limit: usize },
+    /// The `request_id` is already used by a materially different request.
+    #[error(
+        "request_id {request_id} is already used by a different request; only trigger.event_ts may change on a retry"
+    )]
+    Conflict { request_id: String, run_id: String },
+    #[error("no decision run {0}")]
+    NotFound(String),
+    #[error("temporal is unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl ApiError {
+    pub fn invalid(e: FieldError) -> Self {
+        if e.path == "$" && e.reason.starts_with("malformed JSON") {
+            ApiError::MalformedJson(e)
+        } else if e.path == "$" && e.reason.starts_with("body is") {
+            ApiError::BodyTooLarge {
+                limit: torghut_proto::model::MAX_BODY_BYTES,
+            }
+        } else {
+            ApiError::InvalidField(e)
+        }
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str, Option<&str>) {
+        match self {
+            ApiError::MalformedJson(e) => {
+                (StatusCode::BAD_REQUEST, "malformed_json", Some(&e.path))
+            }
+            ApiError::InvalidField(e) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+                Some(&e.path),
+            ),
+            ApiError::BodyTooLarge { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", Some("$"))
+            }
+            ApiError::Conflict { .. } => (
+                StatusCode::CONFLICT,
+                "request_id_conflict",
+                Some("request_id"),
+            ),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None),
+            ApiError::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporal_unavailable",
+                None,
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, field) = self.parts();
+        let mut body = json!({"error": {"code": code, "message": self.to_string()}});
+        if let Some(field) = field {
+            body["error"]["field"] = json!(field);
+        }
+        if let ApiError::InvalidField(e) | ApiError::MalformedJson(e) = &self {
+            body["error"]["reason"] = json!(e.reason);
+        }
+        if let ApiError::Conflict { run_id, .. } = &self {
+            body["error"]["run_id"] = json!(run_id);
+        }
+        if status.is_server_error() {
+            tracing::warn!(error = %self, "request failed");
+        }
+        (status, Json(body)).into_response()
+    }
+}

@@ -1,0 +1,62 @@
+//! `torghut-gateway`: the HTTP face of the decision engine.
+
+mod config;
+mod error;
+mod hub;
+mod routes;
+mod runs;
+mod sse;
+
+use anyhow::{Context, Result};
+use std::sync::Arc;
+use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<config::GatewayConfig>,
+    pub runs: runs::Runs,
+    pub hub: hub::Hub,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let config = config::GatewayConfig::from_env()?;
+    let connection =
+        Connection::connect(ConnectionOptions::new(config.temporal_address.clone()).build())
+            .await
+            .with_context(|| format!("connecting to Temporal at {}", config.temporal_address))?;
+    let client = Client::new(
+        connection,
+        ClientOptions::new(config.namespace.clone()).build(),
+    )?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "TORGHUT_GATEWAY_LISTEN: cannot listen on {} (is another gateway running?)",
+                config.listen
+            )
+        })?;
+    let state = AppState {
+        runs: runs::Runs::new(
+            client.clone(),
+            config.task_queue.clone(),
+            config.policy.clone(),
+        ),
+        hub: hub::Hub::new(client),
+        config: Arc::new(config),
+    };
+    tracing::info!(listen = %state.config.listen, "gateway listening");
+    axum::serve(listener, routes::router(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

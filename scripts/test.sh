@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The full test suite: formatting, lints, unit/property tests, and the integration tests that
+# start a real Temporal dev server, worker and gateway. This is what CI runs.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+
+bash scripts/install-deps.sh
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== cargo build (binaries the integration tests run)"
+cargo build --workspace --bins --quiet
+echo "== cargo test"
+cargo test --workspace --no-fail-fast

@@ -1,0 +1,101 @@
+//! `torghut-worker`: polls the decision task queue and runs `decision-workflow` and its skills.
+//!
+//! Configuration is environment only (see docs/configuration.md); a bad value stops the worker
+//! at start with the variable's name, rather than failing the first decision.
+
+use anyhow::{Context, Result, bail};
+use std::path::PathBuf;
+use std::sync::Arc;
+use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
+use temporalio_sdk::{Runtime, Worker, WorkerOptions};
+use torghut_activities::DecisionSkills;
+use torghut_activities::bars::{FileBarProvider, embedded_dir};
+use torghut_activities::routing::ConfiguredHealth;
+use torghut_activities::skills::fundamentals::{
+    FileFundamentalsProvider, embedded_fundamentals_dir,
+};
+use torghut_activities::skills::news::{FileNewsProvider, SentimentScorer, embedded_news_dir};
+use torghut_workflows::routing::{AdapterHealth, AdapterPolicy};
+use torghut_workflows::{DEFAULT_TASK_QUEUE, DecisionWorkflow};
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+fn env_bool(name: &str, default: bool) -> Result<bool> {
+    match std::env::var(name) {
+        Err(_) => Ok(default),
+        Ok(v) => match v.as_str() {
+            "true" | "1" => Ok(true),
+            "false" | "0" => Ok(false),
+            other => bail!("{name}: expected true or false, got {other:?}"),
+        },
+    }
+}
+
+fn adapter_policy() -> Result<AdapterPolicy> {
+    match env_or("TORGHUT_ADAPTER_POLICY", "lean_paper_only").as_str() {
+        "alpaca_only" => Ok(AdapterPolicy::AlpacaOnly),
+        "lean_paper_only" => Ok(AdapterPolicy::LeanPaperOnly),
+        "lean_allowed" => Ok(AdapterPolicy::LeanAllowed),
+        other => bail!(
+            "TORGHUT_ADAPTER_POLICY: expected alpaca_only, lean_paper_only or lean_allowed, got {other:?}"
+        ),
+    }
+}
+
+fn dir(name: &str, default: PathBuf) -> PathBuf {
+    std::env::var_os(name).map(PathBuf::from).unwrap_or(default)
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,temporalio_sdk_core=warn".into()),
+        )
+        .init();
+
+    let address = env_or("TEMPORAL_ADDRESS", "http://127.0.0.1:7233");
+    let namespace = env_or("TEMPORAL_NAMESPACE", "default");
+    let task_queue = env_or("TORGHUT_TASK_QUEUE", DEFAULT_TASK_QUEUE);
+    let target = url::Url::parse(&address).with_context(|| {
+        format!("TEMPORAL_ADDRESS: expected a URL such as http://127.0.0.1:7233, got {address:?}")
+    })?;
+
+    let skills = DecisionSkills {
+        bars: Arc::new(FileBarProvider::new(dir(
+            "TORGHUT_BARS_DIR",
+            embedded_dir(),
+        ))),
+        news: Arc::new(FileNewsProvider::new(dir(
+            "TORGHUT_NEWS_DIR",
+            embedded_news_dir(),
+        ))),
+        scorer: Arc::new(SentimentScorer::embedded().context("loading the sentiment lexicon")?),
+        fundamentals: Arc::new(FileFundamentalsProvider::new(dir(
+            "TORGHUT_FUNDAMENTALS_DIR",
+            embedded_fundamentals_dir(),
+        ))),
+        adapter_policy: adapter_policy()?,
+        adapter_health: Arc::new(ConfiguredHealth(AdapterHealth {
+            alpaca_healthy: env_bool("TORGHUT_ALPACA_HEALTHY", true)?,
+            lean_healthy: env_bool("TORGHUT_LEAN_HEALTHY", true)?,
+        })),
+    };
+
+    let runtime = Runtime::from_current_tokio(Default::default())?;
+    let connection = Connection::connect(ConnectionOptions::new(target).build())
+        .await
+        .with_context(|| format!("connecting to Temporal at {address}"))?;
+    let client = Client::new(connection, ClientOptions::new(namespace.clone()).build())?;
+    let options = WorkerOptions::new(task_queue.clone())
+        .register_workflow::<DecisionWorkflow>()?
+        .register_activities(skills)
+        .build();
+    let mut worker = Worker::new(&runtime, client, options)?;
+    tracing::info!(%address, %namespace, %task_queue, "worker polling");
+    worker.run().await?;
+    Ok(())
+}
