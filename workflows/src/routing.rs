@@ -80,7 +80,7 @@ pub fn max_slippage_bps(spread_bps: Option<Decimal>, annual_vol: Option<Decimal>
         .round_dp(2)
 }
 
-/// Limit orders priced off the quote when one is known, else a market order.
+/// Limit orders priced off the quote when one is known, else a market order; `none` for hold.
 pub fn order_constraints(
     action: Action,
     price: Option<Decimal>,
@@ -94,8 +94,13 @@ pub fn order_constraints(
         Action::Sell => bid.or(price).map(|p| p * (Decimal::ONE - slip)),
         Action::Hold => None,
     };
+    let order_type = match (action, limit) {
+        (Action::Hold, _) => "none",
+        (_, Some(_)) => "limit",
+        (_, None) => "market",
+    };
     OrderConstraints {
-        order_type: if limit.is_some() { "limit" } else { "market" }.to_owned(),
+        order_type: order_type.to_owned(),
         limit_price: limit.map(|p| p.round_dp(2).normalize().to_string()),
         time_in_force: "day".to_owned(),
     }
