@@ -412,7 +412,7 @@ fn step_options(name: &str) -> ActivityOptions {
             .non_retryable_error_types(["InvalidInput"])
             .build(),
     )
-    .summary(format!("{name}"))
+    .summary(name.to_owned())
     .build()
 }
 

@@ -106,7 +106,7 @@ fn annual_per_share(facts: &CompanyFacts, concept: &str, as_of: NaiveDate) -> Ve
         .filter(|f| f.filed <= as_of && f.fp.as_deref() == Some("FY"))
         .cloned()
         .collect();
-    v.sort_by(|a, b| b.end.cmp(&a.end));
+    v.sort_by_key(|f| std::cmp::Reverse(f.end));
     v
 }
 

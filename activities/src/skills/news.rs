@@ -265,7 +265,7 @@ pub fn news_sentiment(
 ) -> Result<SkillOutput, SkillError> {
     let mut out = OutputBuilder::new(NEWS_SENTIMENT, symbol, as_of, FRESHNESS_TARGET_SECONDS);
     let mut items = provider.headlines(symbol, as_of, Duration::hours(LOOKBACK_HOURS))?;
-    items.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    items.sort_by_key(|n| std::cmp::Reverse(n.created_at));
     let mut seen = BTreeSet::new();
     let total = items.len();
     items.retain(|n| seen.insert(normalise(&n.headline)));
