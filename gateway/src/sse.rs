@@ -69,3 +69,107 @@ pub fn stream(
     };
     Sse::new(events).keep_alive(KeepAlive::new().interval(heartbeat).text("heartbeat"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::response::IntoResponse;
+    use futures::StreamExt;
+    use torghut_proto::v1::decision_event::Payload;
+    use torghut_proto::v1::{Accepted, DecisionError};
+
+    fn event(sequence: u64, payload: Payload) -> DecisionEvent {
+        DecisionEvent {
+            sequence,
+            at: "2026-01-01T00:00:00.000Z".into(),
+            payload: Some(payload),
+        }
+    }
+
+    fn spec(from: u64) -> StreamSpec {
+        StreamSpec {
+            workflow_id: "decision-x".into(),
+            request_id: "x".into(),
+            from,
+            idempotent: true,
+            retry: Duration::from_secs(2),
+            heartbeat: Duration::from_secs(5),
+        }
+    }
+
+    /// Collects body frames until `done` says so, with virtual time advancing while idle.
+    async fn frames(
+        body: axum::body::Body,
+        mut done: impl FnMut(&[String]) -> bool,
+    ) -> Vec<String> {
+        let mut stream = body.into_data_stream();
+        let (mut buf, mut out) = (String::new(), Vec::new());
+        while !done(&out) {
+            let Some(Ok(chunk)) = stream.next().await else {
+                break;
+            };
+            buf.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buf.find("\n\n") {
+                out.push(buf.drain(..end + 2).collect());
+            }
+        }
+        out
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn heartbeats_are_id_less_comments_while_a_run_is_quiet() {
+        let accepted = event(0, Payload::Accepted(Accepted::default()));
+        let (tx, rx) = watch::channel(Snapshot {
+            events: vec![accepted],
+            loaded: true,
+            ..Default::default()
+        });
+        let body = stream(spec(0), rx).into_response().into_body();
+        let got = frames(body, |f| {
+            f.iter().filter(|f| f.contains("heartbeat")).count() >= 2
+        })
+        .await;
+        assert!(got[0].contains("retry: 2000"), "{got:?}");
+        assert!(
+            got[1].contains("event: decision.accepted") && got[1].contains("id: 0"),
+            "{got:?}"
+        );
+        assert!(got[1].contains("\"idempotent\":true"), "{got:?}");
+        let beats: Vec<&String> = got.iter().filter(|f| f.contains("heartbeat")).collect();
+        assert_eq!(beats.len(), 2);
+        assert!(
+            beats
+                .iter()
+                .all(|b| b.starts_with(':') && !b.contains("id:")),
+            "{beats:?}"
+        );
+        drop(tx);
+    }
+
+    #[tokio::test]
+    async fn a_resumed_stream_starts_after_the_last_id_and_ends_at_the_terminal_event() {
+        let events = vec![
+            event(0, Payload::Accepted(Accepted::default())),
+            event(1, Payload::Accepted(Accepted::default())),
+            event(
+                2,
+                Payload::Error(DecisionError {
+                    code: "timeout".into(),
+                    message: "m".into(),
+                    retryable: true,
+                }),
+            ),
+        ];
+        let (_tx, rx) = watch::channel(Snapshot {
+            events,
+            loaded: true,
+            finished: true,
+            not_found: false,
+        });
+        let body = stream(spec(2), rx).into_response().into_body();
+        let got = frames(body, |_| false).await;
+        let ids: Vec<&String> = got.iter().filter(|f| f.contains("id: ")).collect();
+        assert_eq!(ids.len(), 1, "{got:?}");
+        assert!(ids[0].contains("event: decision.error") && ids[0].contains("id: 2"));
+    }
+}

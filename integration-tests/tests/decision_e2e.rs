@@ -342,3 +342,36 @@ async fn bad_input_is_refused_with_the_field_and_starts_nothing() {
         }
     }
 }
+
+#[tokio::test]
+async fn many_subscribers_share_one_watcher_per_run() {
+    const SUBSCRIBERS: usize = 20;
+    let body = sample_request();
+    let request_id = body["request_id"].as_str().expect("id").to_owned();
+    let logs = futures::future::join_all((0..SUBSCRIBERS).map(|_| stream_to_end(&body))).await;
+    let finals: std::collections::HashSet<String> = logs
+        .iter()
+        .map(|l| l.last().expect("terminal").data["payload"].to_string())
+        .collect();
+    assert_eq!(finals.len(), 1, "every subscriber saw the same final");
+
+    // Each long-poll of the event log is an Update in the run's history. One watcher needs a
+    // handful; a poller per subscriber would need at least one each.
+    let client = stack().temporal().await.expect("temporal");
+    let history = client
+        .get_workflow_handle::<temporalio_client::UntypedWorkflow>(format!("decision-{request_id}"))
+        .fetch_history(Default::default())
+        .to_json()
+        .await
+        .expect("history");
+    let text = String::from_utf8_lossy(&history).to_ascii_lowercase();
+    let polls = text.matches("update_accepted").count() + text.matches("updateaccepted").count();
+    assert!(
+        polls >= 1,
+        "the watcher long-polls with the poll_events update"
+    );
+    assert!(
+        polls < SUBSCRIBERS,
+        "{polls} polls for {SUBSCRIBERS} subscribers"
+    );
+}
