@@ -25,6 +25,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ".torghut.decision.v1.DecisionIntent.order_constraints",
             "#[serde(default)]",
         )
+        // Torghut's LLM review trigger carries no source and no execution context flags; both
+        // are informational for that path, so absence is not an error.
+        .field_attribute(".torghut.decision.v1.Trigger.source", "#[serde(default)]")
+        .field_attribute(
+            ".torghut.decision.v1.ExecutionContext.lean_enabled",
+            "#[serde(default)]",
+        )
         .btree_map(["."]);
     for f in [
         "Portfolio.equity",

@@ -3,17 +3,23 @@
 //! failures, and runs blocking provider I/O off the async runtime.
 
 use crate::bars::BarProvider;
+use crate::llm::{LlmEndpoint, LlmError};
 use crate::routing::AdapterHealthProbe;
 use crate::skill::SkillError;
 use crate::skills::fundamentals::FundamentalsProvider;
 use crate::skills::news::{NewsProvider, SentimentScorer};
 use crate::{risk, routing, skills};
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 use temporalio_macros::activities;
 use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use torghut_proto::model::{self, ValidatedRequest};
+use torghut_proto::v1::LlmResponse;
 use torghut_proto::v1::SkillOutput;
+use torghut_workflows::activity_io::{
+    LLM_NOT_CONFIGURED, LLM_TIMEOUT, LLM_UPSTREAM, LlmReviewInput,
+};
 use torghut_workflows::activity_io::{
     RoutingInput, RoutingOutcome, SizingInput, SizingOutcome, SkillInput, markers,
 };
@@ -27,6 +33,8 @@ pub struct DecisionSkills {
     pub fundamentals: Arc<dyn FundamentalsProvider>,
     pub adapter_policy: AdapterPolicy,
     pub adapter_health: Arc<dyn AdapterHealthProbe>,
+    /// The OpenAI-compatible endpoint for `llm_review` runs; `None` when not configured.
+    pub llm: Option<Arc<LlmEndpoint>>,
 }
 
 /// Bad input never gets better, so it is not retried; provider trouble is.
@@ -64,8 +72,50 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
+fn llm_error(e: LlmError) -> ActivityError {
+    let (type_name, retryable) = match &e {
+        LlmError::NotConfigured(_) => (LLM_NOT_CONFIGURED, false),
+        LlmError::Timeout(_) => (LLM_TIMEOUT, true),
+        LlmError::Upstream { retryable, .. } => (LLM_UPSTREAM, *retryable),
+        LlmError::Transport(_) | LlmError::Malformed(_) => (LLM_UPSTREAM, true),
+    };
+    tracing::warn!(error = %e, "llm-review attempt failed");
+    ActivityError::application(
+        ApplicationFailure::builder(e.to_string())
+            .type_name(type_name.to_owned())
+            .non_retryable(!retryable)
+            .build(),
+    )
+}
+
 #[activities]
 impl DecisionSkills {
+    #[activity(definition = markers::LlmReview)]
+    pub async fn llm_review(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: LlmReviewInput,
+    ) -> Result<LlmResponse, ActivityError> {
+        let Some(endpoint) = self.llm.clone() else {
+            return Err(llm_error(LlmError::NotConfigured(
+                "set TORGHUT_LLM_BASE_URL on the worker".into(),
+            )));
+        };
+        // Stop just before the attempt's start-to-close deadline, so our own timeout (a clear
+        // LlmTimeout) wins over Temporal's.
+        let timeout = ctx
+            .info()
+            .deadline
+            .and_then(|d| d.duration_since(SystemTime::now()).ok())
+            .map_or(Duration::from_secs(60), |left| {
+                left.saturating_sub(Duration::from_millis(250))
+            });
+        endpoint
+            .complete(&input.llm_review, timeout)
+            .await
+            .map_err(llm_error)
+    }
+
     #[activity(definition = markers::MarketContext)]
     pub async fn market_context(
         self: Arc<Self>,

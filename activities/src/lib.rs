@@ -8,6 +8,7 @@
 pub mod bars;
 pub mod bundle;
 pub mod indicators;
+pub mod llm;
 pub mod risk;
 pub mod routing;
 pub mod skill;

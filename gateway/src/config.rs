@@ -7,6 +7,7 @@ use std::str::FromStr;
 use std::time::Duration;
 use torghut_workflows::DEFAULT_TASK_QUEUE;
 use torghut_workflows::analysis::PolicyConfig;
+use torghut_workflows::decision::LlmCallPolicy;
 
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -19,10 +20,24 @@ pub struct GatewayConfig {
     /// The `retry:` hint sent to SSE clients.
     pub sse_retry: Duration,
     pub policy: PolicyConfig,
+    pub llm: LlmCallPolicy,
 }
 
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn bounded(name: &str, default: u32, min: u32, max: u32) -> Result<u32> {
+    let Some(raw) = var(name) else {
+        return Ok(default);
+    };
+    let v: u32 = raw
+        .parse()
+        .with_context(|| format!("{name}: expected a whole number, got {raw:?}"))?;
+    if !(min..=max).contains(&v) {
+        bail!("{name}: expected {min}..={max}, got {v}");
+    }
+    Ok(v)
 }
 
 impl GatewayConfig {
@@ -56,7 +71,12 @@ impl GatewayConfig {
                 })?;
             policy.min_context_quality = q;
         }
+        let llm = LlmCallPolicy {
+            timeout_seconds: bounded("TORGHUT_LLM_TIMEOUT_SECONDS", 60, 1, 600)?,
+            max_attempts: bounded("TORGHUT_LLM_MAX_ATTEMPTS", 3, 1, 10)?,
+        };
         Ok(Self {
+            llm,
             listen,
             temporal_address,
             namespace: var("TEMPORAL_NAMESPACE").unwrap_or_else(|| "default".into()),

@@ -48,6 +48,7 @@ async fn main() -> Result<()> {
             client.clone(),
             config.task_queue.clone(),
             config.policy.clone(),
+            config.llm.clone(),
         ),
         hub: hub::Hub::new(client),
         config: Arc::new(config),

@@ -17,7 +17,7 @@ use torghut_proto::ValidatedRequest;
 use torghut_proto::fingerprint::fingerprint;
 use torghut_proto::v1::DecisionRequest;
 use torghut_workflows::analysis::PolicyConfig;
-use torghut_workflows::decision::DecisionInput;
+use torghut_workflows::decision::{DecisionInput, LlmCallPolicy};
 use torghut_workflows::{DecisionWorkflow, workflow_id};
 
 const MEMO_FINGERPRINT: &str = "request_fingerprint";
@@ -39,14 +39,21 @@ pub struct Runs {
     client: Client,
     task_queue: String,
     policy: PolicyConfig,
+    llm: LlmCallPolicy,
 }
 
 impl Runs {
-    pub fn new(client: Client, task_queue: String, policy: PolicyConfig) -> Self {
+    pub fn new(
+        client: Client,
+        task_queue: String,
+        policy: PolicyConfig,
+        llm: LlmCallPolicy,
+    ) -> Self {
         Self {
             client,
             task_queue,
             policy,
+            llm,
         }
     }
 
@@ -82,6 +89,7 @@ impl Runs {
         let input = DecisionInput {
             request: wire,
             policy: self.policy.clone(),
+            llm: self.llm.clone(),
         };
         match self
             .client

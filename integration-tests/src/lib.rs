@@ -4,6 +4,7 @@
 //! Every process is started under a watchdog shell that kills it when the test process exits,
 //! so a failed or interrupted run leaves nothing behind.
 
+pub mod openai_fake;
 pub mod sse;
 
 use anyhow::{Context, Result, bail};
@@ -14,6 +15,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 pub struct Stack {
+    pub openai: openai_fake::FakeOpenAi,
     pub temporal_address: String,
     pub gateway_url: String,
     pub namespace: String,
@@ -88,7 +90,9 @@ impl Stack {
         let gateway_port = free_port()?;
         let temporal_address = format!("127.0.0.1:{temporal_port}");
         let gateway_addr = format!("127.0.0.1:{gateway_port}");
+        let openai = openai_fake::start()?;
         let mut stack = Stack {
+            openai,
             temporal_address: temporal_address.clone(),
             gateway_url: format!("http://{gateway_addr}"),
             namespace: "default".into(),
@@ -122,14 +126,24 @@ impl Stack {
         let temporal_url = format!("http://{temporal_address}");
         stack.spawn(
             "worker",
-            Command::new(bins.join("torghut-worker")).env("TEMPORAL_ADDRESS", &temporal_url),
+            Command::new(bins.join("torghut-worker"))
+                .env("TEMPORAL_ADDRESS", &temporal_url)
+                .env("TORGHUT_LLM_BASE_URL", &stack.openai.base_url)
+                .env("TORGHUT_LLM_API_KEY", openai_fake::FAKE_OPENAI_KEY)
+                .env(
+                    "RUST_LOG",
+                    "debug,temporalio_sdk_core=info,h2=info,hyper=info,tonic=info,tower=info",
+                ),
         )?;
         stack.spawn(
             "gateway",
             Command::new(bins.join("torghut-gateway"))
                 .env("TEMPORAL_ADDRESS", &temporal_url)
                 .env("TORGHUT_GATEWAY_LISTEN", &gateway_addr)
-                .env("TORGHUT_SSE_HEARTBEAT_SECONDS", "5"),
+                .env("TORGHUT_SSE_HEARTBEAT_SECONDS", "5")
+                .env("TORGHUT_LLM_TIMEOUT_SECONDS", "2")
+                .env("TORGHUT_LLM_MAX_ATTEMPTS", "2")
+                .env("RUST_LOG", "debug,h2=info,hyper=info,tonic=info,tower=info"),
         )?;
         wait_until("gateway /readyz", Duration::from_secs(60), || {
             http_ok(&gateway_addr, "/readyz")

@@ -10,6 +10,7 @@ use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use torghut_activities::DecisionSkills;
 use torghut_activities::bars::{FileBarProvider, embedded_dir};
+use torghut_activities::llm::{LlmEndpoint, Secret};
 use torghut_activities::routing::ConfiguredHealth;
 use torghut_activities::skills::fundamentals::{
     FileFundamentalsProvider, embedded_fundamentals_dir,
@@ -42,6 +43,44 @@ fn adapter_policy() -> Result<AdapterPolicy> {
             "TORGHUT_ADAPTER_POLICY: expected alpaca_only, lean_paper_only or lean_allowed, got {other:?}"
         ),
     }
+}
+
+/// The LLM endpoint for `llm_review` runs. The key comes from the environment or a file (a
+/// mounted Secret), never from a config file or the command line, and is never logged.
+fn llm_endpoint() -> Result<Option<Arc<LlmEndpoint>>> {
+    let Some(base) = std::env::var("TORGHUT_LLM_BASE_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(None);
+    };
+    let base_url = url::Url::parse(&base).with_context(|| {
+        format!(
+            "TORGHUT_LLM_BASE_URL: expected a URL such as http://127.0.0.1:8000/v1, got {base:?}"
+        )
+    })?;
+    let key = match (
+        std::env::var("TORGHUT_LLM_API_KEY"),
+        std::env::var("TORGHUT_LLM_API_KEY_FILE"),
+    ) {
+        (Ok(k), _) if !k.is_empty() => Some(k),
+        (_, Ok(path)) if !path.is_empty() => Some(
+            std::fs::read_to_string(&path)
+                .with_context(|| format!("TORGHUT_LLM_API_KEY_FILE: cannot read {path}"))?
+                .trim()
+                .to_owned(),
+        ),
+        _ => None,
+    };
+    let model = std::env::var("TORGHUT_LLM_MODEL")
+        .ok()
+        .filter(|m| !m.is_empty());
+    Ok(Some(Arc::new(LlmEndpoint::new(
+        base_url,
+        key.map(Secret::new),
+        model,
+        env_bool("TORGHUT_LLM_STREAM", false)?,
+    ))))
 }
 
 fn dir(name: &str, default: PathBuf) -> PathBuf {
@@ -83,7 +122,9 @@ async fn main() -> Result<()> {
             alpaca_healthy: env_bool("TORGHUT_ALPACA_HEALTHY", true)?,
             lean_healthy: env_bool("TORGHUT_LEAN_HEALTHY", true)?,
         })),
+        llm: llm_endpoint()?,
     };
+    let llm_configured = skills.llm.is_some();
 
     let runtime = Runtime::from_current_tokio(Default::default())?;
     let connection = Connection::connect(ConnectionOptions::new(target).build())
@@ -95,7 +136,7 @@ async fn main() -> Result<()> {
         .register_activities(skills)
         .build();
     let mut worker = Worker::new(&runtime, client, options)?;
-    tracing::info!(%address, %namespace, %task_queue, "worker polling");
+    tracing::info!(%address, %namespace, %task_queue, llm_configured, "worker polling");
     worker.run().await?;
     Ok(())
 }

@@ -8,7 +8,9 @@ use crate::analysis::Analysis;
 use serde::{Deserialize, Serialize};
 use temporalio_macros::activity_definitions;
 use temporalio_sdk::activities::ActivityError;
-use torghut_proto::v1::{AdapterHint, DecisionRequest, OrderConstraints, SkillOutput};
+use torghut_proto::v1::{
+    AdapterHint, DecisionRequest, LlmResponse, LlmReview, OrderConstraints, SkillOutput,
+};
 
 /// What every context skill gets: the request and the as-of instant of its data.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -61,6 +63,19 @@ pub struct RoutingOutcome {
     pub risk_flags: Vec<String>,
 }
 
+/// Input of the `llm-review` activity: the caller's chat request, nothing else (the endpoint, key
+/// and model override are the worker's configuration and never enter the history).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LlmReviewInput {
+    pub llm_review: LlmReview,
+    pub workflow_id: String,
+}
+
+/// Error type names the `llm-review` activity fails with; the workflow maps them to error codes.
+pub const LLM_TIMEOUT: &str = "LlmTimeout";
+pub const LLM_UPSTREAM: &str = "LlmUpstreamError";
+pub const LLM_NOT_CONFIGURED: &str = "LlmNotConfigured";
+
 /// The skill bundle as the workflow sees it. Names are the activity types in Temporal.
 pub struct DecisionActivities;
 
@@ -91,6 +106,11 @@ impl DecisionActivities {
         unimplemented!()
     }
 
+    #[activity(name = "llm-review")]
+    pub fn llm_review(input: LlmReviewInput) -> Result<LlmResponse, ActivityError> {
+        unimplemented!()
+    }
+
     #[activity(name = "execution-routing")]
     pub fn execution_routing(input: RoutingInput) -> Result<RoutingOutcome, ActivityError> {
         unimplemented!()
@@ -100,7 +120,7 @@ impl DecisionActivities {
 /// The activity marker types, for `#[activity(definition = ...)]` in the implementing crate.
 pub mod markers {
     pub use super::decision_activities::{
-        ExecutionRouting, Fundamentals, MarketContext, NewsSentiment, RiskExposureSizing,
-        TechnicalsRegime,
+        ExecutionRouting, Fundamentals, LlmReview, MarketContext, NewsSentiment,
+        RiskExposureSizing, TechnicalsRegime,
     };
 }

@@ -7,7 +7,8 @@
 //! from its result without a worker round trip.
 
 use crate::activity_io::{
-    DecisionActivities, RoutingInput, RoutingOutcome, SizingInput, SizingOutcome, SkillInput,
+    DecisionActivities, LlmReviewInput, RoutingInput, RoutingOutcome, SizingInput, SizingOutcome,
+    SkillInput,
 };
 use crate::analysis::{self, Analysis, PolicyConfig};
 use crate::skills::{self, missing_output};
@@ -40,6 +41,27 @@ pub struct DecisionInput {
     pub request: DecisionRequest,
     #[serde(default)]
     pub policy: PolicyConfig,
+    #[serde(default)]
+    pub llm: LlmCallPolicy,
+}
+
+/// Timeout and retries of the `llm-review` activity; from the gateway's configuration, recorded
+/// in the input so a replay uses what the run used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LlmCallPolicy {
+    /// Start-to-close timeout of one call.
+    pub timeout_seconds: u32,
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+}
+
+impl Default for LlmCallPolicy {
+    fn default() -> Self {
+        Self {
+            timeout_seconds: 60,
+            max_attempts: 3,
+        }
+    }
 }
 
 /// The run's result: its complete event log, ending in `decision.final` or `decision.error`.
@@ -113,7 +135,12 @@ impl DecisionWorkflow {
                     }),
                 );
                 let deadline = Duration::from_secs(u64::from(request.deadline_seconds));
-                let steps = run_steps(ctx.clone(), input, request).fuse();
+                let steps = if request.is_llm_review() {
+                    run_llm_review(ctx.clone(), input).boxed_local()
+                } else {
+                    run_steps(ctx.clone(), input, request).boxed_local()
+                }
+                .fuse();
                 let timer = ctx.timer(deadline).fuse();
                 futures::pin_mut!(steps, timer);
                 let terminal = futures::select_biased! {
@@ -346,7 +373,85 @@ async fn run_steps(
             sizing,
             routing,
         )),
+        llm_response: None,
     })
+}
+
+/// Torghut's LLM review: one retryable call of an OpenAI-compatible endpoint, answered in
+/// `decision.final.llm_response`.
+async fn run_llm_review(ctx: WorkflowContext<DecisionWorkflow>, input: DecisionInput) -> Payload {
+    let Some(llm_review) = input.request.llm_review.clone() else {
+        return Payload::Error(DecisionError {
+            code: "invalid_request".to_owned(),
+            message: "llm_review block is missing".to_owned(),
+            retryable: false,
+        });
+    };
+    let policy = &input.llm;
+    let options =
+        ActivityOptions::with_close_timeouts(temporalio_sdk::ActivityCloseTimeouts::StartToClose(
+            Duration::from_secs(u64::from(policy.timeout_seconds.max(1))),
+        ))
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_secs(1))
+                .backoff_coefficient(2.0)
+                .maximum_interval(Duration::from_secs(10))
+                .maximum_attempts(policy.max_attempts.max(1))
+                .non_retryable_error_types([crate::activity_io::LLM_NOT_CONFIGURED, "InvalidInput"])
+                .build(),
+        )
+        .summary(format!(
+            "llm-review: {} messages",
+            llm_review.messages.len()
+        ))
+        .build();
+    let result = ctx
+        .execute_activity(
+            DecisionActivities::llm_review,
+            LlmReviewInput {
+                llm_review,
+                workflow_id: ctx.workflow_id().to_owned(),
+            },
+            options,
+        )
+        .await;
+    let (status, terminal) = match result {
+        Ok(response) => (
+            "completed",
+            Payload::Final(Final {
+                intent: None,
+                llm_response: Some(response),
+            }),
+        ),
+        Err(e) => {
+            let code = match failure_reason(&e) {
+                "timeout" => "timeout",
+                "not_configured" => "not_configured",
+                _ => "upstream_error",
+            };
+            (
+                "failed",
+                Payload::Error(DecisionError {
+                    code: code.to_owned(),
+                    message: format!("llm-review failed: {}", failure_message(&e)),
+                    retryable: code != "not_configured",
+                }),
+            )
+        }
+    };
+    emit(
+        &ctx,
+        Payload::Progress(Progress {
+            step: "llm-review".to_owned(),
+            status: status.to_owned(),
+            domain_status: String::new(),
+            quality_score: String::new(),
+            completed: 1,
+            total: 1,
+        }),
+    );
+    terminal
 }
 
 /// Runs one context skill; a skill that exhausts its retries becomes an explicit `missing` domain.
@@ -416,14 +521,28 @@ fn step_options(name: &str) -> ActivityOptions {
     .build()
 }
 
+/// The application failure type the activity reported, if it reported one.
+fn failure_type(e: &ActivityExecutionError) -> Option<&str> {
+    match e.reason()? {
+        temporalio_common::error::IncomingError::Application(app) => app.type_name(),
+        _ => None,
+    }
+}
+
+/// The message of the innermost failure, which is the activity's own words.
+fn failure_message(e: &ActivityExecutionError) -> String {
+    e.reason().map_or_else(|| e.to_string(), |r| r.to_string())
+}
+
 fn failure_reason(e: &ActivityExecutionError) -> &'static str {
-    let text = e.to_string().to_ascii_lowercase();
-    if text.contains("timeout") || text.contains("timed out") {
-        "timeout"
-    } else if text.contains("invalidinput") {
-        "invalid_input"
-    } else {
-        "failed_after_retries"
+    if e.as_timeout().is_some() {
+        return "timeout";
+    }
+    match failure_type(e) {
+        Some(crate::activity_io::LLM_TIMEOUT) => "timeout",
+        Some(crate::activity_io::LLM_NOT_CONFIGURED) => "not_configured",
+        Some("InvalidInput") => "invalid_input",
+        _ => "failed_after_retries",
     }
 }
 
