@@ -8,7 +8,7 @@ use crate::routing::AdapterHealthProbe;
 use crate::skill::SkillError;
 use crate::skills::fundamentals::FundamentalsProvider;
 use crate::skills::news::{NewsProvider, SentimentScorer};
-use crate::{risk, routing, skills};
+use crate::{exposure, risk, routing, skills};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use temporalio_macros::activities;
@@ -17,13 +17,16 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use torghut_proto::model::{self, ValidatedRequest};
 use torghut_proto::v1::LlmResponse;
 use torghut_proto::v1::SkillOutput;
+use torghut_workflows::activity_io::ReleaseInput;
 use torghut_workflows::activity_io::{
     LLM_NOT_CONFIGURED, LLM_TIMEOUT, LLM_UPSTREAM, LlmReviewInput,
 };
 use torghut_workflows::activity_io::{
     RoutingInput, RoutingOutcome, SizingInput, SizingOutcome, SkillInput, markers,
 };
+use torghut_workflows::ledger::ReleaseResult;
 use torghut_workflows::routing::AdapterPolicy;
+use torghut_workflows::skills as skills_names;
 
 /// Everything the skills read from; one per worker, shared by all activity invocations.
 pub struct DecisionSkills {
@@ -35,6 +38,10 @@ pub struct DecisionSkills {
     pub adapter_health: Arc<dyn AdapterHealthProbe>,
     /// The OpenAI-compatible endpoint for `llm_review` runs; `None` when not configured.
     pub llm: Option<Arc<LlmEndpoint>>,
+    /// How long an exposure reservation lives unless released.
+    pub reservation_ttl_seconds: u32,
+    /// Injected failures for chaos tests; empty in production.
+    pub faults: crate::faults::FaultPlan,
 }
 
 /// Bad input never gets better, so it is not retried; provider trouble is.
@@ -88,6 +95,30 @@ fn llm_error(e: LlmError) -> ActivityError {
     )
 }
 
+impl DecisionSkills {
+    /// One context skill: injected faults first (tests only), the provider work on the blocking
+    /// pool, and a possible injected hang after it.
+    async fn run_skill(
+        self: Arc<Self>,
+        ctx: &ActivityContext,
+        name: &'static str,
+        input: SkillInput,
+        skill: impl FnOnce(&Self, &ValidatedRequest) -> Result<SkillOutput, SkillError> + Send + 'static,
+    ) -> Result<SkillOutput, ActivityError> {
+        let req = validated(&input).map_err(activity_error)?;
+        let attempt = ctx.info().attempt;
+        self.faults
+            .before(name, req.symbol.as_str(), attempt)
+            .await
+            .map_err(activity_error)?;
+        let symbol = req.symbol.to_string();
+        let this = self.clone();
+        let out = blocking(move || skill(&this, &req)).await?;
+        self.faults.after(name, &symbol, attempt).await;
+        Ok(out)
+    }
+}
+
 #[activities]
 impl DecisionSkills {
     #[activity(definition = markers::LlmReview)]
@@ -119,13 +150,12 @@ impl DecisionSkills {
     #[activity(definition = markers::MarketContext)]
     pub async fn market_context(
         self: Arc<Self>,
-        _ctx: ActivityContext,
+        ctx: ActivityContext,
         input: SkillInput,
     ) -> Result<SkillOutput, ActivityError> {
-        let req = validated(&input).map_err(activity_error)?;
-        blocking(move || {
+        self.run_skill(&ctx, skills_names::MARKET_CONTEXT, input, |this, req| {
             skills::market_context::market_context(
-                &*self.bars,
+                &*this.bars,
                 req.symbol.as_str(),
                 req.trigger.event_ts,
             )
@@ -136,13 +166,12 @@ impl DecisionSkills {
     #[activity(definition = markers::TechnicalsRegime)]
     pub async fn technicals_regime(
         self: Arc<Self>,
-        _ctx: ActivityContext,
+        ctx: ActivityContext,
         input: SkillInput,
     ) -> Result<SkillOutput, ActivityError> {
-        let req = validated(&input).map_err(activity_error)?;
-        blocking(move || {
+        self.run_skill(&ctx, skills_names::TECHNICALS_REGIME, input, |this, req| {
             skills::technicals::technicals_regime(
-                &*self.bars,
+                &*this.bars,
                 req.symbol.as_str(),
                 req.trigger.event_ts,
                 &req.trigger.features,
@@ -154,14 +183,13 @@ impl DecisionSkills {
     #[activity(definition = markers::NewsSentiment)]
     pub async fn news_sentiment(
         self: Arc<Self>,
-        _ctx: ActivityContext,
+        ctx: ActivityContext,
         input: SkillInput,
     ) -> Result<SkillOutput, ActivityError> {
-        let req = validated(&input).map_err(activity_error)?;
-        blocking(move || {
+        self.run_skill(&ctx, skills_names::NEWS_SENTIMENT, input, |this, req| {
             skills::news::news_sentiment(
-                &*self.news,
-                &self.scorer,
+                &*this.news,
+                &this.scorer,
                 req.symbol.as_str(),
                 req.trigger.event_ts,
             )
@@ -172,18 +200,17 @@ impl DecisionSkills {
     #[activity(definition = markers::Fundamentals)]
     pub async fn fundamentals(
         self: Arc<Self>,
-        _ctx: ActivityContext,
+        ctx: ActivityContext,
         input: SkillInput,
     ) -> Result<SkillOutput, ActivityError> {
-        let req = validated(&input).map_err(activity_error)?;
-        blocking(move || {
-            let price = self
+        self.run_skill(&ctx, skills_names::FUNDAMENTALS, input, |this, req| {
+            let price = this
                 .bars
                 .minute_bars(req.symbol.as_str(), req.trigger.event_ts, 1)
                 .ok()
                 .and_then(|b| b.last().map(|b| b.close));
             skills::fundamentals::fundamentals(
-                &*self.fundamentals,
+                &*this.fundamentals,
                 req.symbol.as_str(),
                 req.trigger.event_ts,
                 price,
@@ -195,10 +222,47 @@ impl DecisionSkills {
     #[activity(definition = markers::RiskExposureSizing)]
     pub async fn risk_exposure_sizing(
         self: Arc<Self>,
-        _ctx: ActivityContext,
+        ctx: ActivityContext,
         input: SizingInput,
     ) -> Result<SizingOutcome, ActivityError> {
-        risk::risk_exposure_sizing(&input).map_err(activity_error)
+        let symbol = input.request.symbol.clone();
+        self.faults
+            .before(
+                skills_names::RISK_EXPOSURE_SIZING,
+                &symbol,
+                ctx.info().attempt,
+            )
+            .await
+            .map_err(activity_error)?;
+        let client = ctx.client();
+        let task_queue = ctx.info().task_queue.clone();
+        let (account, _) = risk::account_budget(&input).map_err(activity_error)?;
+        let outcome = risk::risk_exposure_sizing(&input, self.reservation_ttl_seconds, |req| {
+            let (client, task_queue, account) =
+                (client.clone(), task_queue.clone(), account.clone());
+            async move { exposure::reserve(&client, &task_queue, &account, req).await }
+        })
+        .await
+        .map_err(activity_error)?;
+        self.faults
+            .after(
+                skills_names::RISK_EXPOSURE_SIZING,
+                &symbol,
+                ctx.info().attempt,
+            )
+            .await;
+        Ok(outcome)
+    }
+
+    #[activity(definition = markers::ReleaseExposure)]
+    pub async fn release_exposure(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: ReleaseInput,
+    ) -> Result<ReleaseResult, ActivityError> {
+        exposure::release(&ctx.client(), &input.account_id, &input.reservation_id)
+            .await
+            .map_err(activity_error)
     }
 
     #[activity(definition = markers::ExecutionRouting)]

@@ -7,6 +7,8 @@
 
 pub mod bars;
 pub mod bundle;
+pub mod exposure;
+pub mod faults;
 pub mod indicators;
 pub mod llm;
 pub mod risk;

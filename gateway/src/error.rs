@@ -22,6 +22,11 @@ pub enum ApiError {
         "request_id {request_id} is already used by a different request; only trigger.event_ts may change on a retry"
     )]
     Conflict { request_id: String, run_id: String },
+    #[error("run {run_id} already finished ({status}); nothing to cancel")]
+    AlreadyFinished {
+        run_id: String,
+        status: &'static str,
+    },
     #[error("no decision run {0}")]
     NotFound(String),
     #[error("temporal is unavailable: {0}")]
@@ -60,6 +65,7 @@ impl ApiError {
                 Some("request_id"),
             ),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None),
+            ApiError::AlreadyFinished { .. } => (StatusCode::CONFLICT, "run_finished", None),
             ApiError::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "temporal_unavailable",

@@ -160,6 +160,7 @@ pub struct RiskPolicy {
     pub max_notional_per_trade: Option<NonNegative>,
     pub max_position_pct_equity: Option<Fraction>,
     pub kill_switch_enabled: bool,
+    pub allow_short: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -167,6 +168,7 @@ pub struct ExecutionContext {
     pub primary_adapter: Adapter,
     pub lean_enabled: bool,
     pub mode: Mode,
+    pub allow_fractional: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -400,6 +402,7 @@ pub fn validate(wire: &v1::DecisionRequest) -> Result<ValidatedRequest, FieldErr
             max_notional_per_trade: None,
             max_position_pct_equity: None,
             kill_switch_enabled: false,
+            allow_short: false,
         },
         Some(r) => RiskPolicy {
             max_notional_per_trade: r
@@ -418,6 +421,7 @@ pub fn validate(wire: &v1::DecisionRequest) -> Result<ValidatedRequest, FieldErr
                 })
                 .transpose()?,
             kill_switch_enabled: r.kill_switch_enabled.unwrap_or(false),
+            allow_short: r.allow_short.unwrap_or(false),
         },
     };
 
@@ -426,6 +430,7 @@ pub fn validate(wire: &v1::DecisionRequest) -> Result<ValidatedRequest, FieldErr
             primary_adapter: Adapter::Alpaca,
             lean_enabled: false,
             mode: Mode::Paper,
+            allow_fractional: false,
         },
         Some(e) => ExecutionContext {
             primary_adapter: match e.primary_adapter.as_str() {
@@ -439,6 +444,7 @@ pub fn validate(wire: &v1::DecisionRequest) -> Result<ValidatedRequest, FieldErr
                 }
             },
             lean_enabled: e.lean_enabled,
+            allow_fractional: e.allow_fractional.unwrap_or(false),
             mode: match e.mode.as_str() {
                 "paper" => Mode::Paper,
                 "live" => Mode::Live,

@@ -10,14 +10,16 @@ use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use torghut_activities::DecisionSkills;
 use torghut_activities::bars::{FileBarProvider, embedded_dir};
+use torghut_activities::faults::FaultPlan;
 use torghut_activities::llm::{LlmEndpoint, Secret};
 use torghut_activities::routing::ConfiguredHealth;
 use torghut_activities::skills::fundamentals::{
     FileFundamentalsProvider, embedded_fundamentals_dir,
 };
 use torghut_activities::skills::news::{FileNewsProvider, SentimentScorer, embedded_news_dir};
+use torghut_workflows::ledger::{DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS};
 use torghut_workflows::routing::{AdapterHealth, AdapterPolicy};
-use torghut_workflows::{DEFAULT_TASK_QUEUE, DecisionWorkflow};
+use torghut_workflows::{DEFAULT_TASK_QUEUE, DecisionWorkflow, ExposureLedger};
 
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
@@ -83,6 +85,30 @@ fn llm_endpoint() -> Result<Option<Arc<LlmEndpoint>>> {
     ))))
 }
 
+fn reservation_ttl() -> Result<u32> {
+    let raw = env_or(
+        "TORGHUT_RESERVATION_TTL_SECONDS",
+        &DEFAULT_TTL_SECONDS.to_string(),
+    );
+    let ttl: u32 = raw.parse().with_context(|| {
+        format!("TORGHUT_RESERVATION_TTL_SECONDS: expected whole seconds, got {raw:?}")
+    })?;
+    if !(1..=MAX_TTL_SECONDS).contains(&ttl) {
+        bail!("TORGHUT_RESERVATION_TTL_SECONDS: expected 1..={MAX_TTL_SECONDS}, got {ttl}");
+    }
+    Ok(ttl)
+}
+
+/// Injected faults for chaos tests; refusing to start on a malformed plan beats ignoring it.
+fn faults() -> Result<FaultPlan> {
+    let spec = env_or("TORGHUT_FAULTS", "");
+    let plan = FaultPlan::parse(&spec).map_err(|e| anyhow::anyhow!("TORGHUT_FAULTS: {e}"))?;
+    if !spec.is_empty() {
+        tracing::warn!(%spec, "fault injection is ON: this worker misbehaves on purpose");
+    }
+    Ok(plan)
+}
+
 fn dir(name: &str, default: PathBuf) -> PathBuf {
     std::env::var_os(name).map(PathBuf::from).unwrap_or(default)
 }
@@ -123,6 +149,8 @@ async fn main() -> Result<()> {
             lean_healthy: env_bool("TORGHUT_LEAN_HEALTHY", true)?,
         })),
         llm: llm_endpoint()?,
+        reservation_ttl_seconds: reservation_ttl()?,
+        faults: faults()?,
     };
     let llm_configured = skills.llm.is_some();
 
@@ -133,6 +161,7 @@ async fn main() -> Result<()> {
     let client = Client::new(connection, ClientOptions::new(namespace.clone()).build())?;
     let options = WorkerOptions::new(task_queue.clone())
         .register_workflow::<DecisionWorkflow>()?
+        .register_workflow::<ExposureLedger>()?
         .register_activities(skills)
         .build();
     let mut worker = Worker::new(&runtime, client, options)?;

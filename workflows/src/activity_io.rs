@@ -41,6 +41,16 @@ pub struct SizingOutcome {
     /// Which cap bound the size, for the rationale.
     pub binding_cap: String,
     pub risk_flags: Vec<String>,
+    /// Notional held in the account's exposure ledger for this decision ("0" for hold).
+    #[serde(default)]
+    pub reserved_notional: String,
+}
+
+/// Input of the `release-exposure` compensation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReleaseInput {
+    pub account_id: String,
+    pub reservation_id: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -106,6 +116,13 @@ impl DecisionActivities {
         unimplemented!()
     }
 
+    #[activity(name = "release-exposure")]
+    pub fn release_exposure(
+        input: ReleaseInput,
+    ) -> Result<crate::ledger::ReleaseResult, ActivityError> {
+        unimplemented!()
+    }
+
     #[activity(name = "llm-review")]
     pub fn llm_review(input: LlmReviewInput) -> Result<LlmResponse, ActivityError> {
         unimplemented!()
@@ -120,7 +137,7 @@ impl DecisionActivities {
 /// The activity marker types, for `#[activity(definition = ...)]` in the implementing crate.
 pub mod markers {
     pub use super::decision_activities::{
-        ExecutionRouting, Fundamentals, LlmReview, MarketContext, NewsSentiment,
+        ExecutionRouting, Fundamentals, LlmReview, MarketContext, NewsSentiment, ReleaseExposure,
         RiskExposureSizing, TechnicalsRegime,
     };
 }

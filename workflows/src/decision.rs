@@ -7,8 +7,8 @@
 //! from its result without a worker round trip.
 
 use crate::activity_io::{
-    DecisionActivities, LlmReviewInput, RoutingInput, RoutingOutcome, SizingInput, SizingOutcome,
-    SkillInput,
+    DecisionActivities, LlmReviewInput, ReleaseInput, RoutingInput, RoutingOutcome, SizingInput,
+    SizingOutcome, SkillInput,
 };
 use crate::analysis::{self, Analysis, PolicyConfig};
 use crate::skills::{self, missing_output};
@@ -19,7 +19,8 @@ use std::time::Duration;
 use temporalio_common::ActivityDefinition;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
-    ActivityExecutionError, ActivityOptions, WorkflowContext, WorkflowContextView, WorkflowResult,
+    ActivityExecutionError, ActivityOptions, WaitConditionOptions, WorkflowCancellationToken,
+    WorkflowContext, WorkflowContextView, WorkflowResult,
 };
 use temporalio_workflow::RetryPolicy;
 use torghut_proto::model::{self, ValidatedRequest};
@@ -98,6 +99,8 @@ pub struct DecisionWorkflow {
     input: DecisionInput,
     events: Vec<DecisionEvent>,
     finished: bool,
+    /// Set before `risk-exposure-sizing` starts: from then on an error must release.
+    reservation_attempted: bool,
 }
 
 #[workflow_methods]
@@ -108,6 +111,7 @@ impl DecisionWorkflow {
             input,
             events: Vec::new(),
             finished: false,
+            reservation_attempted: false,
         }
     }
 
@@ -135,6 +139,7 @@ impl DecisionWorkflow {
                     }),
                 );
                 let deadline = Duration::from_secs(u64::from(request.deadline_seconds));
+                let account_id = request.account_id.clone();
                 let steps = if request.is_llm_review() {
                     run_llm_review(ctx.clone(), input).boxed_local()
                 } else {
@@ -142,8 +147,14 @@ impl DecisionWorkflow {
                 }
                 .fuse();
                 let timer = ctx.timer(deadline).fuse();
-                futures::pin_mut!(steps, timer);
+                let cancelled = ctx.cancelled().fuse();
+                futures::pin_mut!(steps, timer, cancelled);
                 let terminal = futures::select_biased! {
+                    reason = cancelled => Payload::Error(DecisionError {
+                        code: "cancelled".to_owned(),
+                        message: format!("decision cancelled: {}", reason.unwrap_or_else(|| "cancel requested".to_owned())),
+                        retryable: false,
+                    }),
                     t = steps => t,
                     _ = timer => Payload::Error(DecisionError {
                         code: "timeout".to_owned(),
@@ -151,13 +162,19 @@ impl DecisionWorkflow {
                         retryable: true,
                     }),
                 };
+                if matches!(terminal, Payload::Error(_)) && ctx.state(|s| s.reservation_attempted) {
+                    compensate(ctx, &account_id).await;
+                }
                 emit(ctx, terminal);
             }
         }
         ctx.state_mut(|s| s.finished = true);
         // Let any `poll_events` waiting on the log deliver the terminal event before we close.
+        // A fresh token: after a cancel request the default one is already cancelled.
         let handlers = ctx.clone();
-        ctx.wait_condition(move |_| handlers.all_handlers_finished())
+        let mut wait = WaitConditionOptions::default();
+        wait.cancellation_token = Some(WorkflowCancellationToken::new());
+        ctx.wait_condition_with_options(move |_| handlers.all_handlers_finished(), wait)
             .await?;
         Ok(ctx.state(|s| DecisionOutcome {
             events: s.events.clone(),
@@ -326,6 +343,7 @@ async fn run_steps(
 
     let technicals = &outputs[3];
     let payload_str = |key: &str| technicals.payload.get(key).cloned();
+    ctx.state_mut(|s| s.reservation_attempted = true);
     let sizing = match ctx
         .execute_activity(
             DecisionActivities::risk_exposure_sizing,
@@ -375,6 +393,39 @@ async fn run_steps(
         )),
         llm_response: None,
     })
+}
+
+/// The compensation: release whatever the decision reserved. Idempotent, and run with a token
+/// of its own so that it still runs after a cancel request.
+async fn compensate(ctx: &WorkflowContext<DecisionWorkflow>, account_id: &str) {
+    let mut options = step_options(skills::RELEASE_EXPOSURE);
+    options.cancellation_token = Some(WorkflowCancellationToken::new());
+    let result = ctx
+        .execute_activity(
+            DecisionActivities::release_exposure,
+            ReleaseInput {
+                account_id: account_id.to_owned(),
+                reservation_id: ctx.workflow_id().to_owned(),
+            },
+            options,
+        )
+        .await;
+    let (status, quality) = match &result {
+        Ok(r) => ("completed", r.released.normalize().to_string()),
+        Err(_) => ("failed", String::new()),
+    };
+    emit(
+        ctx,
+        Payload::Progress(Progress {
+            step: skills::RELEASE_EXPOSURE.to_owned(),
+            status: status.to_owned(),
+            domain_status: String::new(),
+            // For the release step this carries the notional released.
+            quality_score: quality,
+            completed: 1,
+            total: 1,
+        }),
+    );
 }
 
 /// Torghut's LLM review: one retryable call of an OpenAI-compatible endpoint, answered in
@@ -610,6 +661,6 @@ fn intent(
             .collect(),
         rationale,
         policy_version: POLICY_VERSION.to_owned(),
-        reserved_notional: "0".to_owned(),
+        reserved_notional: sizing.reserved_notional,
     }
 }

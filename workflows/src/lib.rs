@@ -8,11 +8,13 @@
 pub mod activity_io;
 pub mod analysis;
 pub mod decision;
+pub mod ledger;
 pub mod routing;
 pub mod sizing;
 pub mod skills;
 
 pub use decision::{DecisionWorkflow, WORKFLOW_TYPE};
+pub use ledger::ExposureLedger;
 
 /// Default task queue the worker polls and the gateway starts runs on.
 pub const DEFAULT_TASK_QUEUE: &str = "torghut-decision-engine";

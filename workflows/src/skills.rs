@@ -11,6 +11,7 @@ pub const FUNDAMENTALS: &str = "fundamentals";
 pub const TECHNICALS_REGIME: &str = "technicals-regime";
 pub const RISK_EXPOSURE_SIZING: &str = "risk-exposure-sizing";
 pub const EXECUTION_ROUTING: &str = "execution-routing";
+pub const RELEASE_EXPOSURE: &str = "release-exposure";
 
 /// The context skills, in the order their summaries are reported.
 pub const CONTEXT_SKILLS: [&str; 4] = [

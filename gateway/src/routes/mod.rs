@@ -20,6 +20,10 @@ pub fn router(state: AppState) -> Router {
             "/api/torghut/decision-engine/runs/{id}/events",
             get(runs::resume_events),
         )
+        .route(
+            "/api/torghut/decision-engine/runs/{id}/cancel",
+            post(runs::cancel_run),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .with_state(state)

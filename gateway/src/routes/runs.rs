@@ -139,3 +139,39 @@ pub async fn resume_events(
         rx,
     ))
 }
+
+/// `POST /runs/{id}/cancel`: asks the workflow to stop. It compensates (releases any exposure
+/// reservation) and ends the stream with `decision.error` `{code: "cancelled"}`.
+pub async fn cancel_run(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let workflow_id = run_id(&id);
+    let handle = state
+        .runs
+        .client()
+        .get_workflow_handle::<DecisionWorkflow>(workflow_id.clone());
+    let description = handle
+        .describe(WorkflowDescribeOptions::default())
+        .await
+        .map_err(|e| match e {
+            temporalio_client::errors::WorkflowInteractionError::NotFound(_) => {
+                ApiError::NotFound(workflow_id.clone())
+            }
+            other => ApiError::Unavailable(other.to_string()),
+        })?;
+    if description.status() != temporalio_client::WorkflowExecutionStatus::Running {
+        return Err(ApiError::AlreadyFinished {
+            run_id: workflow_id,
+            status: status_name(description.status()),
+        });
+    }
+    handle
+        .cancel(temporalio_client::WorkflowCancelOptions::default())
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"run_id": workflow_id, "status": "cancel_requested"})),
+    ))
+}
