@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 pub struct Stack {
     pub openai: openai_fake::FakeOpenAi,
+    worker_env: Vec<(String, String)>,
+    worker: Mutex<Option<u32>>,
     pub temporal_address: String,
     pub gateway_url: String,
     pub namespace: String,
@@ -27,7 +29,12 @@ static STACK: OnceLock<Stack> = OnceLock::new();
 
 /// The shared stack, started on first use.
 pub fn stack() -> &'static Stack {
-    STACK.get_or_init(|| match Stack::start() {
+    stack_in(&STACK, &[])
+}
+
+/// A stack of a test binary's own, whose worker runs with `worker_env` (e.g. `TORGHUT_FAULTS`).
+pub fn stack_in(cell: &'static OnceLock<Stack>, worker_env: &[(&str, &str)]) -> &'static Stack {
+    cell.get_or_init(|| match Stack::start(worker_env) {
         Ok(s) => s,
         Err(e) => panic!("could not start the test stack: {e:#}"),
     })
@@ -73,7 +80,7 @@ fn http_ok(addr: &str, path: &str) -> bool {
 }
 
 impl Stack {
-    fn start() -> Result<Self> {
+    fn start(worker_env: &[(&str, &str)]) -> Result<Self> {
         let bins = bin_dir()?;
         for b in ["torghut-worker", "torghut-gateway"] {
             if !bins.join(b).exists() {
@@ -91,8 +98,13 @@ impl Stack {
         let temporal_address = format!("127.0.0.1:{temporal_port}");
         let gateway_addr = format!("127.0.0.1:{gateway_port}");
         let openai = openai_fake::start()?;
-        let mut stack = Stack {
+        let stack = Stack {
             openai,
+            worker_env: worker_env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            worker: Mutex::new(None),
             temporal_address: temporal_address.clone(),
             gateway_url: format!("http://{gateway_addr}"),
             namespace: "default".into(),
@@ -124,17 +136,7 @@ impl Stack {
         })?;
 
         let temporal_url = format!("http://{temporal_address}");
-        stack.spawn(
-            "worker",
-            Command::new(bins.join("torghut-worker"))
-                .env("TEMPORAL_ADDRESS", &temporal_url)
-                .env("TORGHUT_LLM_BASE_URL", &stack.openai.base_url)
-                .env("TORGHUT_LLM_API_KEY", openai_fake::FAKE_OPENAI_KEY)
-                .env(
-                    "RUST_LOG",
-                    "debug,temporalio_sdk_core=info,h2=info,hyper=info,tonic=info,tower=info",
-                ),
-        )?;
+        stack.start_worker()?;
         stack.spawn(
             "gateway",
             Command::new(bins.join("torghut-gateway"))
@@ -151,9 +153,60 @@ impl Stack {
         Ok(stack)
     }
 
-    /// Starts `cmd` under a watchdog that kills it once this test process is gone.
-    fn spawn(&mut self, name: &str, cmd: &mut Command) -> Result<()> {
-        let log = std::fs::File::create(self.log_dir.join(format!("{name}.log")))?;
+    /// Starts a worker (again, after [`Stack::kill_worker`]); its log is `worker.log`, appended.
+    pub fn start_worker(&self) -> Result<()> {
+        let bins = bin_dir()?;
+        let mut cmd = Command::new(bins.join("torghut-worker"));
+        cmd.env(
+            "TEMPORAL_ADDRESS",
+            format!("http://{}", self.temporal_address),
+        )
+        .env("TORGHUT_LLM_BASE_URL", &self.openai.base_url)
+        .env("TORGHUT_LLM_API_KEY", openai_fake::FAKE_OPENAI_KEY)
+        .env(
+            "RUST_LOG",
+            "debug,temporalio_sdk_core=info,h2=info,hyper=info,tonic=info,tower=info",
+        );
+        for (k, v) in &self.worker_env {
+            cmd.env(k, v);
+        }
+        let pid = self.spawn("worker", &mut cmd)?;
+        if let Ok(mut w) = self.worker.lock() {
+            *w = Some(pid);
+        }
+        Ok(())
+    }
+
+    /// SIGKILLs the worker process (not its watchdog): a crash, with no chance to clean up.
+    pub fn kill_worker(&self) -> Result<()> {
+        let watchdog = self
+            .worker
+            .lock()
+            .ok()
+            .and_then(|mut w| w.take())
+            .context("no worker running")?;
+        let out = Command::new("pgrep")
+            .args(["-P", &watchdog.to_string()])
+            .output()?;
+        let pids = String::from_utf8_lossy(&out.stdout).to_string();
+        let pid = pids
+            .split_whitespace()
+            .next()
+            .context("worker process not found")?;
+        let status = Command::new("kill").args(["-9", pid]).status()?;
+        if !status.success() {
+            bail!("kill -9 {pid} failed");
+        }
+        Ok(())
+    }
+
+    /// Starts `cmd` under a watchdog that kills it once this test process is gone; returns the
+    /// watchdog's pid.
+    fn spawn(&self, name: &str, cmd: &mut Command) -> Result<u32> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_dir.join(format!("{name}.log")))?;
         let program = cmd.get_program().to_owned();
         let args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
         let envs: Vec<_> = cmd
@@ -176,11 +229,12 @@ kill "$child" 2>/dev/null; sleep 1; kill -9 "$child" 2>/dev/null; wait"#;
             .stdin(Stdio::null())
             .spawn()
             .with_context(|| format!("spawning {name}"))?;
+        let pid = child.id();
         self.children
-            .get_mut()
+            .lock()
             .map_err(|_| anyhow::anyhow!("poisoned"))?
             .push(child);
-        Ok(())
+        Ok(pid)
     }
 
     pub fn url(&self, path: &str) -> String {

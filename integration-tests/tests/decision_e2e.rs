@@ -375,3 +375,60 @@ async fn many_subscribers_share_one_watcher_per_run() {
         "{polls} polls for {SUBSCRIBERS} subscribers"
     );
 }
+
+#[tokio::test]
+async fn concurrent_decisions_on_one_account_never_reserve_more_than_its_budget() {
+    const DECISIONS: usize = 24;
+    let account = format!("acct-{}", uuid::Uuid::new_v4());
+    let budget = 2000.0;
+    let bodies: Vec<Value> = (0..DECISIONS)
+        .map(|_| {
+            let mut b = sample_request();
+            b["account_id"] = json!(account);
+            b["portfolio"]["buying_power"] = json!("2000");
+            b
+        })
+        .collect();
+    let logs = futures::future::join_all(bodies.iter().map(stream_to_end)).await;
+    let mut total = 0.0;
+    let mut buys = 0;
+    for log in &logs {
+        let intent = &log.last().expect("final").data["payload"]["intent"];
+        let reserved: f64 = intent["reserved_notional"]
+            .as_str()
+            .expect("reserved")
+            .parse()
+            .expect("decimal");
+        if intent["action"] == "buy" {
+            buys += 1;
+            assert!(reserved > 0.0, "a buy holds a reservation: {intent}");
+        }
+        total += reserved;
+    }
+    assert!(total <= budget, "reserved {total} of a {budget} budget");
+    assert!(
+        (1..DECISIONS).contains(&buys),
+        "the budget was shared, not multiplied: {buys} buys"
+    );
+    let client = stack().temporal().await.expect("temporal");
+    let state: torghut_workflows::ledger::LedgerState = client
+        .get_workflow_handle::<torghut_workflows::ExposureLedger>(
+            torghut_workflows::ledger::ledger_workflow_id(&account),
+        )
+        .query(
+            torghut_workflows::ExposureLedger::snapshot,
+            (),
+            Default::default(),
+        )
+        .await
+        .expect("ledger");
+    let held: f64 = state
+        .active_total(None)
+        .to_string()
+        .parse()
+        .expect("decimal");
+    assert!(
+        (held - total).abs() < 1e-9,
+        "ledger {held} == intents {total}"
+    );
+}
