@@ -61,7 +61,10 @@ mkdir -p "$STATE"
 
 echo "== starting Temporal dev server (UI http://127.0.0.1:${TEMPORAL_UI_PORT})"
 nohup temporal server start-dev --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
-  --db-filename "$STATE/temporal.db" --log-level warn >"$STATE/temporal.log" 2>&1 &
+  --db-filename "$STATE/temporal.db" --log-level warn \
+  --search-attribute Symbol=Keyword --search-attribute StrategyId=Keyword \
+  --search-attribute DecisionAction=Keyword --search-attribute TradingMode=Keyword \
+  >"$STATE/temporal.log" 2>&1 &
 echo $! >"$STATE/temporal.pid"
 wait_for temporal 60 temporal operator namespace describe --address "127.0.0.1:${TEMPORAL_PORT}" default
 
@@ -99,5 +102,5 @@ sys.exit(0 if final[0] == "decision.final" else 1)
 PY
 echo
 echo "The stack is running. Temporal UI: http://127.0.0.1:${TEMPORAL_UI_PORT}"
-echo "  temporal workflow list --address 127.0.0.1:${TEMPORAL_PORT}"
+echo "  temporal workflow list --address 127.0.0.1:${TEMPORAL_PORT} --query \"Symbol = 'IBM'\""
 echo "  scripts/demo.sh stop"

@@ -74,6 +74,9 @@ impl Runs {
         memo.insert(MEMO_START_TOKEN, token.clone());
         memo.insert("request_id", request.request_id.clone());
         memo.insert("trigger_type", request.trigger.kind.clone());
+        memo.insert("symbol", request.symbol.to_string());
+        memo.insert("strategy_id", request.strategy_id.clone());
+        memo.insert("deadline_seconds", request.deadline_seconds);
         let options = WorkflowStartOptions::new(self.task_queue.clone(), workflow_id.clone())
             .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
             .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)

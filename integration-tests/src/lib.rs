@@ -129,6 +129,14 @@ impl Stack {
                 "warn",
                 "--db-filename",
                 &db.to_string_lossy(),
+                "--search-attribute",
+                "Symbol=Keyword",
+                "--search-attribute",
+                "StrategyId=Keyword",
+                "--search-attribute",
+                "DecisionAction=Keyword",
+                "--search-attribute",
+                "TradingMode=Keyword",
             ]),
         )?;
         wait_until("temporal", Duration::from_secs(60), || {

@@ -122,6 +122,27 @@ async fn a_decision_streams_every_step_and_ends_with_a_bounded_intent() {
         "missing news is an explicit flag: {intent}"
     );
     assert_eq!(executions(&request_id).await, 1);
+
+    // Operators find it by its search attributes.
+    let client = stack().temporal().await.expect("temporal client");
+    let action = intent["action"].as_str().expect("action");
+    let query = format!(
+        "WorkflowId = 'decision-{request_id}' AND Symbol = 'IBM' AND StrategyId = 'intraday-v3-momentum-01' \
+         AND TradingMode = 'paper' AND DecisionAction = '{action}'"
+    );
+    let mut found = 0;
+    for _ in 0..50 {
+        found = client
+            .count_workflows(query.clone(), WorkflowCountOptions::default())
+            .await
+            .expect("count")
+            .count();
+        if found == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(found, 1, "{query}");
 }
 
 #[tokio::test]

@@ -30,6 +30,24 @@ use torghut_proto::v1::{
     decision_event::Payload,
 };
 
+/// Search attributes operators find runs by in the Temporal UI. Keywords only, and nothing that
+/// reveals portfolio figures or accounts: the visibility store is not encrypted.
+pub mod search {
+    use temporalio_common::search_attributes::SearchAttributeKey;
+    pub const SYMBOL: SearchAttributeKey<String> = SearchAttributeKey::keyword("Symbol");
+    pub const STRATEGY_ID: SearchAttributeKey<String> = SearchAttributeKey::keyword("StrategyId");
+    pub const DECISION_ACTION: SearchAttributeKey<String> =
+        SearchAttributeKey::keyword("DecisionAction");
+    pub const TRADING_MODE: SearchAttributeKey<String> = SearchAttributeKey::keyword("TradingMode");
+    /// Names and types, for registering them on a server.
+    pub const ALL: [(&str, &str); 4] = [
+        ("Symbol", "Keyword"),
+        ("StrategyId", "Keyword"),
+        ("DecisionAction", "Keyword"),
+        ("TradingMode", "Keyword"),
+    ];
+}
+
 /// The workflow type name in Temporal.
 pub const WORKFLOW_TYPE: &str = "decision-workflow";
 /// Version of the decision policy, recorded in every intent.
@@ -128,6 +146,15 @@ impl DecisionWorkflow {
                 }),
             ),
             Ok(request) => {
+                let mode = match request.execution.mode {
+                    model::Mode::Paper => "paper",
+                    model::Mode::Live => "live",
+                };
+                ctx.upsert_search_attributes([
+                    search::SYMBOL.value_set(request.symbol.to_string()),
+                    search::STRATEGY_ID.value_set(request.strategy_id.clone()),
+                    search::TRADING_MODE.value_set(mode.to_owned()),
+                ]);
                 emit(
                     ctx,
                     Payload::Accepted(Accepted {
@@ -165,6 +192,9 @@ impl DecisionWorkflow {
                 if matches!(terminal, Payload::Error(_)) && ctx.state(|s| s.reservation_attempted) {
                     compensate(ctx, &account_id).await;
                 }
+                ctx.upsert_search_attributes([
+                    search::DECISION_ACTION.value_set(outcome_label(&terminal))
+                ]);
                 emit(ctx, terminal);
             }
         }
@@ -213,6 +243,21 @@ impl DecisionWorkflow {
                 .collect(),
             finished: s.finished,
         })
+    }
+}
+
+/// What `DecisionAction` says of a run: the action, `veto` for a forced hold, `llm_review`, or
+/// `error`.
+fn outcome_label(terminal: &Payload) -> String {
+    match terminal {
+        Payload::Final(Final {
+            intent: Some(i), ..
+        }) if i.vetoed => "veto".to_owned(),
+        Payload::Final(Final {
+            intent: Some(i), ..
+        }) => i.action.clone(),
+        Payload::Final(_) => "llm_review".to_owned(),
+        _ => "error".to_owned(),
     }
 }
 
