@@ -10,9 +10,8 @@ use rust_decimal::Decimal;
 use std::str::FromStr;
 use torghut_proto::model;
 use torghut_workflows::activity_io::{SizingInput, SizingOutcome};
-use torghut_workflows::analysis::Direction;
 use torghut_workflows::ledger::{ReserveRequest, ReserveResult};
-use torghut_workflows::sizing::{self, SizingLimits, SizingSignal};
+use torghut_workflows::sizing;
 
 fn parse_opt(raw: Option<&str>) -> Option<Decimal> {
     raw.and_then(|r| Decimal::from_str(r).ok())
@@ -25,56 +24,20 @@ pub fn size_request(
 ) -> Result<(SizingOutcome, Decimal), SkillError> {
     let req =
         model::validate(&input.request).map_err(|e| SkillError::InvalidInput(e.to_string()))?;
-    let position_qty = req
-        .portfolio
-        .position
-        .as_ref()
-        .map(|p| p.qty)
-        .unwrap_or_default();
-    // Prefer the last trade; fall back to the position's own mark when bars are missing.
-    let price = parse_opt(input.reference_price.as_deref()).or_else(|| {
-        req.portfolio
-            .position
-            .as_ref()
-            .filter(|p| !p.qty.is_zero())
-            .map(|p| (p.market_value / p.qty).abs())
-    });
-    let mut flags = Vec::new();
-    if input.reference_price.is_none() && price.is_some() {
-        flags.push("sizing:price_from_position_mark".to_owned());
-    }
-    let analysis = &input.analysis;
-    let signal = SizingSignal {
-        direction: if analysis.vetoed {
-            Direction::Flat
-        } else {
-            analysis.direction
-        },
-        strength: analysis.score.abs(),
-        confidence: analysis.confidence,
-        realized_vol: parse_opt(input.realized_vol.as_deref()),
-        price: price.unwrap_or_default(),
-    };
-    let limits = SizingLimits {
-        equity: req.portfolio.equity.get(),
-        buying_power: req.portfolio.buying_power.get(),
-        max_notional_per_trade: req.risk_policy.max_notional_per_trade.map(|m| m.get()),
-        max_position_pct_equity: req.risk_policy.max_position_pct_equity.map(|f| f.get()),
-        position_qty,
+    let sized = sizing::size_for_request(
+        &req,
+        &input.analysis,
+        parse_opt(input.reference_price.as_deref()),
+        parse_opt(input.realized_vol.as_deref()),
         remaining_budget,
-        kill_switch: req.risk_policy.kill_switch_enabled,
-        allow_fractional: req.execution.allow_fractional,
-        allow_short: req.risk_policy.allow_short,
-    };
-    let sized = sizing::size(&signal, &limits);
-    flags.extend(sized.risk_flags);
+    );
     Ok((
         SizingOutcome {
             action: sized.action.as_str().to_owned(),
             qty: sized.qty.normalize().to_string(),
             notional: sized.notional.normalize().to_string(),
             binding_cap: sized.binding_cap,
-            risk_flags: flags,
+            risk_flags: sized.risk_flags,
             reserved_notional: "0".to_owned(),
         },
         sized.notional,

@@ -9,6 +9,7 @@ pub mod activity_io;
 pub mod analysis;
 pub mod decision;
 pub mod ledger;
+pub mod review;
 pub mod routing;
 pub mod sizing;
 pub mod skills;

@@ -167,6 +167,53 @@ pub fn size(signal: &SizingSignal, limits: &SizingLimits) -> Sized {
     }
 }
 
+/// Maps a validated request and its analysis onto [`size`]: the one place that decides which
+/// request fields are caps, so the live step and historical replays size alike.
+/// `reference_price` is the last trade; without one, the held position's own mark is used.
+pub fn size_for_request(
+    req: &torghut_proto::ValidatedRequest,
+    analysis: &crate::analysis::Analysis,
+    reference_price: Option<Decimal>,
+    realized_vol: Option<Decimal>,
+    remaining_budget: Option<Decimal>,
+) -> Sized {
+    let position = req.portfolio.position.as_ref();
+    let price = reference_price.or_else(|| {
+        position
+            .filter(|p| !p.qty.is_zero())
+            .map(|p| (p.market_value / p.qty).abs())
+    });
+    let signal = SizingSignal {
+        direction: if analysis.vetoed {
+            Direction::Flat
+        } else {
+            analysis.direction
+        },
+        strength: analysis.score.abs(),
+        confidence: analysis.confidence,
+        realized_vol,
+        price: price.unwrap_or_default(),
+    };
+    let limits = SizingLimits {
+        equity: req.portfolio.equity.get(),
+        buying_power: req.portfolio.buying_power.get(),
+        max_notional_per_trade: req.risk_policy.max_notional_per_trade.map(|m| m.get()),
+        max_position_pct_equity: req.risk_policy.max_position_pct_equity.map(|f| f.get()),
+        position_qty: position.map(|p| p.qty).unwrap_or_default(),
+        remaining_budget,
+        kill_switch: req.risk_policy.kill_switch_enabled,
+        allow_fractional: req.execution.allow_fractional,
+        allow_short: req.risk_policy.allow_short,
+    };
+    let mut sized = size(&signal, &limits);
+    if reference_price.is_none() && price.is_some() {
+        sized
+            .risk_flags
+            .insert(0, "sizing:price_from_position_mark".to_owned());
+    }
+    sized
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,351 @@
+//! `decisionctl`: the operator's command line for the decision engine.
+
+mod sample;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use futures::StreamExt;
+use rust_decimal::Decimal;
+use std::io::Write;
+use std::path::PathBuf;
+use std::str::FromStr;
+use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions, WorkflowHistory};
+use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
+use torghut_workflows::analysis::PolicyConfig;
+use torghut_workflows::review::{self, RecordedDecision};
+use torghut_workflows::{DecisionWorkflow, ExposureLedger, workflow_id};
+
+const ABOUT: &str = "Operate the Torghut decision engine: start decisions, follow them, inspect and \
+cancel runs, export and check Temporal histories, and replay past decisions through the current \
+policy.";
+
+const LONG_ABOUT: &str = "decisionctl talks to the gateway over HTTP for runs, and to Temporal \
+directly for histories. A RUN is a run id as the API returns it (decision-<request_id>) or the bare \
+request_id.
+
+Exit status is 0 on success, 1 on any failure (the message says which input and why), and for \
+`replay` 0 whether or not decisions changed: read the report.";
+
+const EXAMPLES: &str = "EXAMPLES:
+    Start a decision and follow it to its final:
+        decisionctl submit scripts/sample-request.json --stream
+
+    Resume a stream after the last event you saw (id 3):
+        decisionctl watch decision-8a1c2f5e-0d4b-4c1e-9f6a-2b3c4d5e6f70 --after 3
+
+    Export a run's history and check that the current build still replays it:
+        decisionctl history 8a1c2f5e-0d4b-4c1e-9f6a-2b3c4d5e6f70 -o run.json
+        decisionctl check-history run.json
+
+    Before shipping a stricter quality gate, see what it would have changed:
+        decisionctl replay activities/data/samples/historical-decisions.jsonl --min-context-quality 0.7 -o report.md
+
+ENVIRONMENT:
+    TORGHUT_GATEWAY_URL   gateway base URL (default http://127.0.0.1:8080)
+    TEMPORAL_ADDRESS      Temporal frontend (default http://127.0.0.1:7233)
+    TEMPORAL_NAMESPACE    namespace (default default)";
+
+#[derive(Parser)]
+#[command(name = "decisionctl", version, about = ABOUT, long_about = LONG_ABOUT, after_long_help = EXAMPLES)]
+struct Cli {
+    /// Gateway base URL.
+    #[arg(
+        long,
+        env = "TORGHUT_GATEWAY_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    gateway: String,
+    /// Temporal frontend URL (for `history`).
+    #[arg(
+        long,
+        env = "TEMPORAL_ADDRESS",
+        default_value = "http://127.0.0.1:7233",
+        global = true
+    )]
+    temporal: String,
+    /// Temporal namespace.
+    #[arg(
+        long,
+        env = "TEMPORAL_NAMESPACE",
+        default_value = "default",
+        global = true
+    )]
+    namespace: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Submit a decision request (a JSON file, or - for standard input).
+    ///
+    /// Without --stream: POST /runs and print {run_id, status_url, events_url}. With --stream:
+    /// POST /stream and print each event as it arrives, one JSON line per event. Submitting the
+    /// same request_id again joins the existing run.
+    Submit {
+        file: PathBuf,
+        #[arg(long)]
+        stream: bool,
+    },
+    /// Follow a run's events until its final or error, one JSON line per event.
+    Watch {
+        run: String,
+        /// Resume after this event id (what `Last-Event-ID` would say).
+        #[arg(long)]
+        after: Option<u64>,
+    },
+    /// Print a run's status, its events so far and its final or error.
+    Get { run: String },
+    /// Cancel a running decision. It releases what it reserved and ends with code "cancelled".
+    Cancel { run: String },
+    /// Export a run's Temporal history as JSON (the format `check-history` and the replay tests read).
+    History {
+        run: String,
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+    },
+    /// Replay exported histories against this build's workflow code; fails on non-determinism.
+    CheckHistory {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Re-run recorded decisions (JSONL: request, skill_outputs, intent) through the current
+    /// policy and report what would change, largest changes first.
+    Replay {
+        file: PathBuf,
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+        /// Override the quality gate, to preview a policy change.
+        #[arg(long)]
+        min_context_quality: Option<String>,
+        /// Override the |score| needed to trade.
+        #[arg(long)]
+        min_abs_score: Option<String>,
+    },
+    /// Record sample decisions over the embedded dataset (JSONL for `replay`).
+    Sample {
+        #[arg(short, long)]
+        out: PathBuf,
+    },
+}
+
+fn run_id(raw: &str) -> String {
+    if raw.starts_with("decision-") {
+        raw.to_owned()
+    } else {
+        workflow_id(raw)
+    }
+}
+
+async fn check(resp: reqwest::Response) -> Result<reqwest::Response> {
+    if resp.status().is_success() {
+        return Ok(resp);
+    }
+    let status = resp.status();
+    let body = resp.text().await.unwrap_or_default();
+    bail!("gateway answered {status}: {body}")
+}
+
+/// Prints SSE events as JSON lines; returns an error if the stream ends without a final.
+async fn print_events(resp: reqwest::Response) -> Result<()> {
+    let mut body = resp.bytes_stream();
+    let (mut buf, mut event, mut terminal) = (String::new(), String::new(), None::<String>);
+    let stdout = std::io::stdout();
+    while let Some(chunk) = body.next().await {
+        buf.push_str(&String::from_utf8_lossy(
+            &chunk.context("reading the stream")?,
+        ));
+        while let Some(end) = buf.find('\n') {
+            let line: String = buf.drain(..=end).collect();
+            let line = line.trim_end();
+            if let Some(e) = line.strip_prefix("event: ") {
+                event = e.to_owned();
+            } else if let Some(d) = line.strip_prefix("data: ") {
+                writeln!(stdout.lock(), "{d}")?;
+                if event == "decision.final" || event == "decision.error" {
+                    terminal = Some(event.clone());
+                }
+            }
+        }
+    }
+    match terminal.as_deref() {
+        Some("decision.final") => Ok(()),
+        Some(_) => bail!("the decision ended with decision.error"),
+        None => bail!("the stream ended without a final event"),
+    }
+}
+
+async fn temporal(cli: &Cli) -> Result<Client> {
+    let url = url::Url::parse(&cli.temporal)
+        .with_context(|| format!("--temporal: not a URL: {}", cli.temporal))?;
+    let conn = Connection::connect(ConnectionOptions::new(url).build())
+        .await
+        .with_context(|| format!("connecting to Temporal at {}", cli.temporal))?;
+    Ok(Client::new(
+        conn,
+        ClientOptions::new(cli.namespace.clone()).build(),
+    )?)
+}
+
+fn read_records(path: &PathBuf) -> Result<Vec<RecordedDecision>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .with_context(|| format!("{}:{}: not a recorded decision", path.display(), i + 1))
+        })
+        .collect()
+}
+
+fn decimal_arg(name: &str, raw: &Option<String>) -> Result<Option<Decimal>> {
+    raw.as_deref()
+        .map(|r| {
+            Decimal::from_str(r).with_context(|| format!("{name}: expected a decimal, got {r:?}"))
+        })
+        .transpose()
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let http = reqwest::Client::new();
+    let api = format!(
+        "{}/api/torghut/decision-engine",
+        cli.gateway.trim_end_matches('/')
+    );
+    match &cli.command {
+        Command::Submit { file, stream } => {
+            let body = if file.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())?
+            } else {
+                std::fs::read_to_string(file)
+                    .with_context(|| format!("reading {}", file.display()))?
+            };
+            let path = if *stream { "stream" } else { "runs" };
+            let resp = http
+                .post(format!("{api}/{path}"))
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .with_context(|| format!("POST {api}/{path}"))?;
+            let resp = check(resp).await?;
+            if *stream {
+                print_events(resp).await?;
+            } else {
+                println!("{}", resp.text().await?);
+            }
+        }
+        Command::Watch { run, after } => {
+            let mut req = http.get(format!("{api}/runs/{}/events", run_id(run)));
+            if let Some(a) = after {
+                req = req.header("Last-Event-ID", a.to_string());
+            }
+            print_events(check(req.send().await?).await?).await?;
+        }
+        Command::Get { run } => {
+            let resp = check(
+                http.get(format!("{api}/runs/{}", run_id(run)))
+                    .send()
+                    .await?,
+            )
+            .await?;
+            let v: serde_json::Value = resp.json().await?;
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        Command::Cancel { run } => {
+            let resp = check(
+                http.post(format!("{api}/runs/{}/cancel", run_id(run)))
+                    .send()
+                    .await?,
+            )
+            .await?;
+            println!("{}", resp.text().await?);
+        }
+        Command::History { run, out } => {
+            let client = temporal(&cli).await?;
+            let json = client
+                .get_workflow_handle::<temporalio_client::UntypedWorkflow>(run_id(run))
+                .fetch_history(Default::default())
+                .to_json()
+                .await
+                .with_context(|| format!("fetching the history of {}", run_id(run)))?;
+            match out {
+                Some(p) => {
+                    std::fs::write(p, &json).with_context(|| format!("writing {}", p.display()))?
+                }
+                None => std::io::stdout().write_all(&json)?,
+            }
+        }
+        Command::CheckHistory { files } => {
+            let options = WorkflowReplayerOptions::new()
+                .register_workflow::<DecisionWorkflow>()?
+                .register_workflow::<ExposureLedger>()?
+                .build();
+            let replayer = WorkflowReplayer::new(options)?;
+            let mut failed = 0;
+            for f in files {
+                let bytes = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
+                let history = WorkflowHistory::from_json(&bytes)
+                    .with_context(|| format!("{}: not a history", f.display()))?;
+                match replayer.replay_workflow(history).await {
+                    Ok(()) => println!("ok      {}", f.display()),
+                    Err(e) => {
+                        failed += 1;
+                        println!("FAILED  {}: {e}", f.display());
+                    }
+                }
+            }
+            if failed > 0 {
+                bail!(
+                    "{failed} of {} histories do not replay against this build",
+                    files.len()
+                );
+            }
+        }
+        Command::Replay {
+            file,
+            out,
+            min_context_quality,
+            min_abs_score,
+        } => {
+            let mut policy = PolicyConfig::default();
+            if let Some(q) = decimal_arg("--min-context-quality", min_context_quality)? {
+                policy.min_context_quality = q;
+            }
+            if let Some(s) = decimal_arg("--min-abs-score", min_abs_score)? {
+                policy.min_abs_score = s;
+            }
+            let records = read_records(file)?;
+            let report = review::compare(&records, &policy);
+            let markdown = report.to_markdown(&policy);
+            match out {
+                Some(p) => std::fs::write(p, &markdown)
+                    .with_context(|| format!("writing {}", p.display()))?,
+                None => print!("{markdown}"),
+            }
+            eprintln!(
+                "{} decisions: {} unchanged, {} changed ({} action changes)",
+                report.total,
+                report.unchanged,
+                report.changes.len(),
+                report.action_changes.values().sum::<usize>()
+            );
+        }
+        Command::Sample { out } => {
+            let records = sample::record()?;
+            let mut text = String::new();
+            for r in &records {
+                text.push_str(&serde_json::to_string(r)?);
+                text.push('\n');
+            }
+            std::fs::write(out, text).with_context(|| format!("writing {}", out.display()))?;
+            eprintln!("recorded {} decisions to {}", records.len(), out.display());
+        }
+    }
+    Ok(())
+}
