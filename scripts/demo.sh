@@ -67,6 +67,17 @@ nohup temporal server start-dev --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port
   >"$STATE/temporal.log" 2>&1 &
 echo $! >"$STATE/temporal.pid"
 wait_for temporal 60 temporal operator namespace describe --address "127.0.0.1:${TEMPORAL_PORT}" default
+# start-dev registers them on a new database only; an existing .stack/temporal.db may predate them.
+for sa in Symbol StrategyId DecisionAction TradingMode; do
+  temporal operator search-attribute create --address "127.0.0.1:${TEMPORAL_PORT}" --namespace default \
+    --name "$sa" --type Keyword >/dev/null 2>&1 || true
+done
+for sa in Symbol StrategyId DecisionAction TradingMode; do
+  if ! temporal operator search-attribute list --address "127.0.0.1:${TEMPORAL_PORT}" --namespace default | grep -qw "$sa"; then
+    echo "error: search attribute $sa is not registered on the dev server; see $STATE/temporal.log" >&2
+    exit 1
+  fi
+done
 
 export TEMPORAL_ADDRESS="http://127.0.0.1:${TEMPORAL_PORT}"
 export TORGHUT_GATEWAY_LISTEN="127.0.0.1:${GATEWAY_PORT}"

