@@ -262,6 +262,18 @@ kill "$child" 2>/dev/null; sleep 1; kill -9 "$child" 2>/dev/null; wait"#;
         )?)
     }
 
+    /// A run's Temporal history as JSON text (what `decisionctl history` exports).
+    pub async fn history_json(&self, workflow_id: &str) -> Result<String> {
+        let bytes = self
+            .temporal()
+            .await?
+            .get_workflow_handle::<temporalio_client::UntypedWorkflow>(workflow_id.to_owned())
+            .fetch_history(Default::default())
+            .to_json()
+            .await?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
     pub fn log(&self, name: &str) -> String {
         std::fs::read_to_string(self.log_dir.join(format!("{name}.log"))).unwrap_or_default()
     }

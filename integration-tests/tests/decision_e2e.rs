@@ -378,14 +378,11 @@ async fn many_subscribers_share_one_watcher_per_run() {
 
     // Each long-poll of the event log is an Update in the run's history. One watcher needs a
     // handful; a poller per subscriber would need at least one each.
-    let client = stack().temporal().await.expect("temporal");
-    let history = client
-        .get_workflow_handle::<temporalio_client::UntypedWorkflow>(format!("decision-{request_id}"))
-        .fetch_history(Default::default())
-        .to_json()
+    let text = stack()
+        .history_json(&format!("decision-{request_id}"))
         .await
-        .expect("history");
-    let text = String::from_utf8_lossy(&history).to_ascii_lowercase();
+        .expect("history")
+        .to_ascii_lowercase();
     let polls = text.matches("update_accepted").count() + text.matches("updateaccepted").count();
     assert!(
         polls >= 1,

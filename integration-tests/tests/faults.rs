@@ -110,18 +110,11 @@ async fn a_skill_that_fails_twice_then_succeeds_gives_the_same_answer() {
         tech["risk_flags"].as_array().is_some_and(Vec::is_empty),
         "{tech}"
     );
-    let client = faulty().temporal().await.expect("temporal");
     let id = log.events[0].data["run_id"]
         .as_str()
         .expect("run id")
         .to_owned();
-    let history = client
-        .get_workflow_handle::<temporalio_client::UntypedWorkflow>(id)
-        .fetch_history(Default::default())
-        .to_json()
-        .await
-        .expect("history");
-    let history = String::from_utf8_lossy(&history);
+    let history = faulty().history_json(&id).await.expect("history");
     assert!(
         history.contains("\"attempt\":3"),
         "the activity ran a third attempt"

@@ -200,14 +200,10 @@ async fn the_api_key_never_reaches_events_logs_or_history() {
     let ok = torghut_client("fake-json", None, 0);
     assert_eq!(ok["ok"], json!(true));
 
-    let client = stack().temporal().await.expect("temporal");
-    let history = client
-        .get_workflow_handle::<temporalio_client::UntypedWorkflow>(format!("decision-{request_id}"))
-        .fetch_history(Default::default())
-        .to_json()
+    let history = stack()
+        .history_json(&format!("decision-{request_id}"))
         .await
         .expect("history");
-    let history = String::from_utf8_lossy(&history);
     assert!(
         history.contains("upstream proxy failed"),
         "the failure is in the history"
@@ -215,7 +211,7 @@ async fn the_api_key_never_reaches_events_logs_or_history() {
     let all_events: String = log.events.iter().map(|e| e.data.to_string()).collect();
     for (place, text) in [
         ("events", all_events),
-        ("history", history.into_owned()),
+        ("history", history),
         ("worker log", stack().log("worker")),
         ("gateway log", stack().log("gateway")),
     ] {

@@ -81,7 +81,6 @@ pub const SCENARIOS: [&str; 7] = [
 #[ignore = "rewrites integration-tests/histories; run deliberately"]
 async fn record_histories() {
     let stack = recorder();
-    let client = stack.temporal().await.expect("temporal");
     for name in SCENARIOS {
         let (body, outcome) = scenario(name);
         let resp = reqwest::Client::new()
@@ -109,13 +108,8 @@ async fn record_histories() {
         };
         assert_eq!(got, outcome, "{name}: {:?}", last.data);
         let id = last.data["run_id"].as_str().expect("run id").to_owned();
-        let history = client
-            .get_workflow_handle::<temporalio_client::UntypedWorkflow>(id)
-            .fetch_history(Default::default())
-            .to_json()
-            .await
-            .expect("history");
-        let pretty: Value = serde_json::from_slice(&history).expect("json");
+        let history = stack.history_json(&id).await.expect("history");
+        let pretty: Value = serde_json::from_str(&history).expect("json");
         let path = format!("{}/histories/{name}.json", env!("CARGO_MANIFEST_DIR"));
         std::fs::write(&path, serde_json::to_vec_pretty(&pretty).expect("ser")).expect("write");
         println!("recorded {path}");

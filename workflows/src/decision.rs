@@ -280,12 +280,17 @@ fn emit(ctx: &WorkflowContext<DecisionWorkflow>, payload: Payload) {
     });
 }
 
-/// Timeouts and retries of the context skills: short attempts, a bounded total, backoff.
-fn skill_options(name: &str) -> ActivityOptions {
+/// Timeouts and retries of an activity step: short attempts with backoff inside a bounded total;
+/// bad input is never retried.
+fn activity_options(
+    summary: String,
+    start_to_close_secs: u64,
+    max_attempts: u32,
+) -> ActivityOptions {
     ActivityOptions::with_close_timeouts(
         temporalio_sdk::ActivityCloseTimeouts::ScheduleAndStartToClose {
             schedule_to_close: Duration::from_secs(60),
-            start_to_close: Duration::from_secs(15),
+            start_to_close: Duration::from_secs(start_to_close_secs),
         },
     )
     .retry_policy(
@@ -293,12 +298,22 @@ fn skill_options(name: &str) -> ActivityOptions {
             .initial_interval(Duration::from_millis(500))
             .backoff_coefficient(2.0)
             .maximum_interval(Duration::from_secs(5))
-            .maximum_attempts(4)
+            .maximum_attempts(max_attempts)
             .non_retryable_error_types(["InvalidInput"])
             .build(),
     )
-    .summary(format!("{name}: gather context"))
+    .summary(summary)
     .build()
+}
+
+/// Context skills: a few quick attempts; after them the domain is recorded as missing.
+fn skill_options(name: &str) -> ActivityOptions {
+    activity_options(format!("{name}: gather context"), 15, 4)
+}
+
+/// Sizing, routing and the compensation: the decision cannot finish without them.
+fn step_options(name: &str) -> ActivityOptions {
+    activity_options(name.to_owned(), 10, 5)
 }
 
 /// The decision steps after `accepted`; returns the terminal payload.
@@ -595,26 +610,6 @@ where
         }),
     );
     output
-}
-
-fn step_options(name: &str) -> ActivityOptions {
-    ActivityOptions::with_close_timeouts(
-        temporalio_sdk::ActivityCloseTimeouts::ScheduleAndStartToClose {
-            schedule_to_close: Duration::from_secs(60),
-            start_to_close: Duration::from_secs(10),
-        },
-    )
-    .retry_policy(
-        RetryPolicy::builder()
-            .initial_interval(Duration::from_millis(500))
-            .backoff_coefficient(2.0)
-            .maximum_interval(Duration::from_secs(5))
-            .maximum_attempts(5)
-            .non_retryable_error_types(["InvalidInput"])
-            .build(),
-    )
-    .summary(name.to_owned())
-    .build()
 }
 
 /// The application failure type the activity reported, if it reported one.

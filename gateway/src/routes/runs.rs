@@ -5,7 +5,7 @@
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::routes::stream::read_body;
+use crate::routes::stream::start_from_body;
 use crate::runs::status_name;
 use crate::sse::{self, StreamSpec};
 use axum::Json;
@@ -17,7 +17,6 @@ use serde::Deserialize;
 use serde_json::json;
 use temporalio_client::WorkflowDescribeOptions;
 use torghut_proto::event::{envelope, event_type, is_terminal};
-use torghut_proto::parse_request;
 use torghut_proto::v1::decision_event::Payload;
 use torghut_workflows::{DecisionWorkflow, workflow_id};
 
@@ -37,9 +36,7 @@ pub async fn submit(
     State(state): State<AppState>,
     body: Body,
 ) -> Result<impl IntoResponse, ApiError> {
-    let bytes = read_body(body).await?;
-    let (wire, request) = parse_request(&bytes).map_err(ApiError::invalid)?;
-    let run = state.runs.start_or_join(wire, &request).await?;
+    let run = start_from_body(&state, body).await?;
     let base = "/api/torghut/decision-engine/runs";
     Ok((
         StatusCode::ACCEPTED,

@@ -2,6 +2,7 @@
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::runs::RunRef;
 use crate::sse::{self, StreamSpec};
 use axum::body::Body;
 use axum::extract::State;
@@ -18,13 +19,19 @@ pub async fn read_body(body: Body) -> Result<axum::body::Bytes, ApiError> {
         })
 }
 
+/// Validates a request body and starts or joins its run: the common first half of `/stream`
+/// and `/runs`.
+pub async fn start_from_body(state: &AppState, body: Body) -> Result<RunRef, ApiError> {
+    let bytes = read_body(body).await?;
+    let (wire, request) = parse_request(&bytes).map_err(ApiError::invalid)?;
+    state.runs.start_or_join(wire, &request).await
+}
+
 pub async fn start_and_stream(
     State(state): State<AppState>,
     body: Body,
 ) -> Result<impl IntoResponse, ApiError> {
-    let bytes = read_body(body).await?;
-    let (wire, request) = parse_request(&bytes).map_err(ApiError::invalid)?;
-    let run = state.runs.start_or_join(wire, &request).await?;
+    let run = start_from_body(&state, body).await?;
     tracing::info!(workflow_id = %run.workflow_id, idempotent = run.idempotent, "streaming decision");
     let rx = state.hub.subscribe(&run.workflow_id);
     Ok(sse::stream(
