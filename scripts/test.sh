@@ -10,7 +10,11 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-echo "== cargo build (binaries the integration tests run)"
-cargo build --workspace --bins --quiet
+echo "== OpenAPI document (openapi-spec-validator)"
+python3 -m openapi_spec_validator gateway/openapi.json
+# All targets in one build: the features then match `cargo test`'s, so nothing is built twice,
+# and the binaries the integration tests run are there.
+echo "== cargo build (all targets)"
+cargo build --workspace --all-targets --quiet
 echo "== cargo test"
 cargo test --workspace --no-fail-fast

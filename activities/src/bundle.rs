@@ -2,13 +2,14 @@
 //! `torghut_workflows::activity_io`, maps [`SkillError`] onto retryable or non-retryable
 //! failures, and runs blocking provider I/O off the async runtime.
 
-use crate::bars::BarProvider;
+use crate::context::Providers;
 use crate::llm::{LlmEndpoint, LlmError};
 use crate::routing::AdapterHealthProbe;
 use crate::skill::SkillError;
-use crate::skills::fundamentals::FundamentalsProvider;
-use crate::skills::news::{NewsProvider, SentimentScorer};
-use crate::{exposure, risk, routing, skills};
+use crate::{exposure, risk, routing};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use temporalio_macros::activities;
@@ -17,7 +18,7 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use torghut_proto::model::{self, ValidatedRequest};
 use torghut_proto::v1::LlmResponse;
 use torghut_proto::v1::SkillOutput;
-use torghut_workflows::activity_io::ReleaseInput;
+use torghut_workflows::activity_io::{ContextDomainInput, ReleaseInput};
 use torghut_workflows::activity_io::{
     LLM_NOT_CONFIGURED, LLM_TIMEOUT, LLM_UPSTREAM, LlmReviewInput,
 };
@@ -30,10 +31,7 @@ use torghut_workflows::skills as skills_names;
 
 /// Everything the skills read from; one per worker, shared by all activity invocations.
 pub struct DecisionSkills {
-    pub bars: Arc<dyn BarProvider>,
-    pub news: Arc<dyn NewsProvider>,
-    pub scorer: Arc<SentimentScorer>,
-    pub fundamentals: Arc<dyn FundamentalsProvider>,
+    pub providers: Arc<Providers>,
     pub adapter_policy: AdapterPolicy,
     pub adapter_health: Arc<dyn AdapterHealthProbe>,
     /// The OpenAI-compatible endpoint for `llm_review` runs; `None` when not configured.
@@ -103,17 +101,34 @@ impl DecisionSkills {
         ctx: &ActivityContext,
         name: &'static str,
         input: SkillInput,
-        skill: impl FnOnce(&Self, &ValidatedRequest) -> Result<SkillOutput, SkillError> + Send + 'static,
     ) -> Result<SkillOutput, ActivityError> {
         let req = validated(&input).map_err(activity_error)?;
+        self.run_domain(
+            ctx,
+            name,
+            req.symbol.to_string(),
+            req.trigger.event_ts,
+            req.trigger.features,
+        )
+        .await
+    }
+
+    async fn run_domain(
+        self: Arc<Self>,
+        ctx: &ActivityContext,
+        name: &'static str,
+        symbol: String,
+        as_of: DateTime<Utc>,
+        features: BTreeMap<String, Decimal>,
+    ) -> Result<SkillOutput, ActivityError> {
         let attempt = ctx.info().attempt;
         self.faults
-            .before(name, req.symbol.as_str(), attempt)
+            .before(name, &symbol, attempt)
             .await
             .map_err(activity_error)?;
-        let symbol = req.symbol.to_string();
-        let this = self.clone();
-        let out = blocking(move || skill(&this, &req)).await?;
+        let providers = self.providers.clone();
+        let sym = symbol.clone();
+        let out = blocking(move || providers.run_skill(name, &sym, as_of, &features)).await?;
         self.faults.after(name, &symbol, attempt).await;
         Ok(out)
     }
@@ -153,14 +168,8 @@ impl DecisionSkills {
         ctx: ActivityContext,
         input: SkillInput,
     ) -> Result<SkillOutput, ActivityError> {
-        self.run_skill(&ctx, skills_names::MARKET_CONTEXT, input, |this, req| {
-            skills::market_context::market_context(
-                &*this.bars,
-                req.symbol.as_str(),
-                req.trigger.event_ts,
-            )
-        })
-        .await
+        self.run_skill(&ctx, skills_names::MARKET_CONTEXT, input)
+            .await
     }
 
     #[activity(definition = markers::TechnicalsRegime)]
@@ -169,15 +178,8 @@ impl DecisionSkills {
         ctx: ActivityContext,
         input: SkillInput,
     ) -> Result<SkillOutput, ActivityError> {
-        self.run_skill(&ctx, skills_names::TECHNICALS_REGIME, input, |this, req| {
-            skills::technicals::technicals_regime(
-                &*this.bars,
-                req.symbol.as_str(),
-                req.trigger.event_ts,
-                &req.trigger.features,
-            )
-        })
-        .await
+        self.run_skill(&ctx, skills_names::TECHNICALS_REGIME, input)
+            .await
     }
 
     #[activity(definition = markers::NewsSentiment)]
@@ -186,15 +188,8 @@ impl DecisionSkills {
         ctx: ActivityContext,
         input: SkillInput,
     ) -> Result<SkillOutput, ActivityError> {
-        self.run_skill(&ctx, skills_names::NEWS_SENTIMENT, input, |this, req| {
-            skills::news::news_sentiment(
-                &*this.news,
-                &this.scorer,
-                req.symbol.as_str(),
-                req.trigger.event_ts,
-            )
-        })
-        .await
+        self.run_skill(&ctx, skills_names::NEWS_SENTIMENT, input)
+            .await
     }
 
     #[activity(definition = markers::Fundamentals)]
@@ -203,20 +198,28 @@ impl DecisionSkills {
         ctx: ActivityContext,
         input: SkillInput,
     ) -> Result<SkillOutput, ActivityError> {
-        self.run_skill(&ctx, skills_names::FUNDAMENTALS, input, |this, req| {
-            let price = this
-                .bars
-                .minute_bars(req.symbol.as_str(), req.trigger.event_ts, 1)
-                .ok()
-                .and_then(|b| b.last().map(|b| b.close));
-            skills::fundamentals::fundamentals(
-                &*this.fundamentals,
-                req.symbol.as_str(),
-                req.trigger.event_ts,
-                price,
-            )
-        })
-        .await
+        self.run_skill(&ctx, skills_names::FUNDAMENTALS, input)
+            .await
+    }
+
+    #[activity(definition = markers::ContextDomain)]
+    pub async fn context_domain(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: ContextDomainInput,
+    ) -> Result<SkillOutput, ActivityError> {
+        let invalid = |m: String| activity_error(SkillError::InvalidInput(m));
+        let name = skills_names::CONTEXT_SKILLS
+            .into_iter()
+            .find(|d| *d == input.domain)
+            .ok_or_else(|| invalid(format!("unknown context domain {:?}", input.domain)))?;
+        let symbol = model::Symbol::parse(&input.symbol)
+            .ok_or_else(|| invalid(format!("symbol: not a ticker: {:?}", input.symbol)))?;
+        let as_of = DateTime::parse_from_rfc3339(&input.as_of_utc)
+            .map_err(|e| invalid(format!("as_of_utc: {e}")))?
+            .with_timezone(&Utc);
+        self.run_domain(&ctx, name, symbol.to_string(), as_of, BTreeMap::new())
+            .await
     }
 
     #[activity(definition = markers::RiskExposureSizing)]

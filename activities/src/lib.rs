@@ -7,10 +7,12 @@
 
 pub mod bars;
 pub mod bundle;
+pub mod context;
 pub mod exposure;
 pub mod faults;
 pub mod indicators;
 pub mod llm;
+pub mod providers;
 pub mod risk;
 pub mod routing;
 pub mod skill;

@@ -21,7 +21,7 @@ impl Secret {
         Self(value)
     }
 
-    fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }

@@ -21,6 +21,10 @@ pub struct GatewayConfig {
     pub sse_retry: Duration,
     pub policy: PolicyConfig,
     pub llm: LlmCallPolicy,
+    /// The symbol `GET /api/torghut/market-context/health` builds the context of.
+    pub market_context_probe_symbol: String,
+    /// How long a merged market context is reused for the same symbol and as-of.
+    pub market_context_cache: Duration,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -38,6 +42,17 @@ fn bounded(name: &str, default: u32, min: u32, max: u32) -> Result<u32> {
         bail!("{name}: expected {min}..={max}, got {v}");
     }
     Ok(v)
+}
+
+fn probe_symbol() -> Result<String> {
+    let raw = var("TORGHUT_MARKET_CONTEXT_PROBE_SYMBOL").unwrap_or_else(|| "SPY".into());
+    torghut_proto::model::Symbol::parse(&raw)
+        .map(|s| s.to_string())
+        .with_context(|| {
+            format!(
+                "TORGHUT_MARKET_CONTEXT_PROBE_SYMBOL: expected an upper-case ticker, got {raw:?}"
+            )
+        })
 }
 
 impl GatewayConfig {
@@ -84,6 +99,13 @@ impl GatewayConfig {
             heartbeat: Duration::from_secs(heartbeat),
             sse_retry: Duration::from_secs(2),
             policy,
+            market_context_probe_symbol: probe_symbol()?,
+            market_context_cache: Duration::from_secs(u64::from(bounded(
+                "TORGHUT_MARKET_CONTEXT_CACHE_SECONDS",
+                60,
+                0,
+                3600,
+            )?)),
         })
     }
 }

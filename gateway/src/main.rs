@@ -1,6 +1,7 @@
 //! `torghut-gateway`: the HTTP face of the decision engine.
 
 mod config;
+mod context_cache;
 mod error;
 mod hub;
 mod routes;
@@ -17,6 +18,7 @@ pub struct AppState {
     pub config: Arc<config::GatewayConfig>,
     pub runs: runs::Runs,
     pub hub: hub::Hub,
+    pub context: context_cache::ContextCache,
 }
 
 #[tokio::main]
@@ -43,7 +45,14 @@ async fn main() -> Result<()> {
                 config.listen
             )
         })?;
+    let context = context_cache::ContextCache::new(
+        client.clone(),
+        config.task_queue.clone(),
+        config.policy.clone(),
+        config.market_context_cache,
+    );
     let state = AppState {
+        context,
         runs: runs::Runs::new(
             client.clone(),
             config.task_queue.clone(),

@@ -4,7 +4,10 @@
 //! Every process is started under a watchdog shell that kills it when the test process exits,
 //! so a failed or interrupted run leaves nothing behind.
 
+pub mod alpaca_fake;
+pub mod edgar_fake;
 pub mod openai_fake;
+mod serve;
 pub mod sse;
 
 use anyhow::{Context, Result, bail};
@@ -34,7 +37,8 @@ pub fn stack() -> &'static Stack {
     stack_in(&STACK, &[])
 }
 
-/// A stack of a test binary's own, whose worker runs with `worker_env` (e.g. `TORGHUT_FAULTS`).
+/// A stack of a test binary's own, whose worker and gateway run with `worker_env` added to their
+/// environment (e.g. `TORGHUT_FAULTS`, provider URLs: both read the provider settings).
 pub fn stack_in(cell: &'static OnceLock<Stack>, worker_env: &[(&str, &str)]) -> &'static Stack {
     cell.get_or_init(|| match Stack::start(worker_env) {
         Ok(s) => s,
@@ -155,6 +159,12 @@ impl Stack {
                 .env("TORGHUT_SSE_HEARTBEAT_SECONDS", "5")
                 .env("TORGHUT_LLM_TIMEOUT_SECONDS", "2")
                 .env("TORGHUT_LLM_MAX_ATTEMPTS", "2")
+                .envs(
+                    stack
+                        .worker_env
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str())),
+                )
                 .env("RUST_LOG", "debug,h2=info,hyper=info,tonic=info,tower=info"),
         )?;
         wait_until("gateway /readyz", Duration::from_secs(60), || {

@@ -40,30 +40,11 @@ pub struct FakeOpenAi {
 
 /// Starts the fake on a free port, on a runtime of its own that lives as long as the process.
 pub fn start() -> anyhow::Result<FakeOpenAi> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    listener.set_nonblocking(true)?;
-    let addr = listener.local_addr()?;
     let calls = Arc::new(Calls::default());
-    let state = calls.clone();
-    std::thread::spawn(move || {
-        let rt = match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(rt) => rt,
-            Err(e) => panic!("fake openai runtime: {e}"),
-        };
-        rt.block_on(async move {
-            let app = axum::Router::new()
-                .route("/v1/chat/completions", post(completions))
-                .with_state(state);
-            let listener = match tokio::net::TcpListener::from_std(listener) {
-                Ok(l) => l,
-                Err(e) => panic!("fake openai listener: {e}"),
-            };
-            let _ = axum::serve(listener, app).await;
-        });
-    });
+    let app = axum::Router::new()
+        .route("/v1/chat/completions", post(completions))
+        .with_state(calls.clone());
+    let addr = crate::serve::spawn("fake openai", app)?;
     Ok(FakeOpenAi {
         base_url: format!("http://{addr}/v1"),
         calls,

@@ -4,22 +4,19 @@
 //! at start with the variable's name, rather than failing the first decision.
 
 use anyhow::{Context, Result, bail};
-use std::path::PathBuf;
 use std::sync::Arc;
 use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use torghut_activities::DecisionSkills;
-use torghut_activities::bars::{FileBarProvider, embedded_dir};
+use torghut_activities::context::Providers;
 use torghut_activities::faults::FaultPlan;
 use torghut_activities::llm::{LlmEndpoint, Secret};
 use torghut_activities::routing::ConfiguredHealth;
-use torghut_activities::skills::fundamentals::{
-    FileFundamentalsProvider, embedded_fundamentals_dir,
-};
-use torghut_activities::skills::news::{FileNewsProvider, SentimentScorer, embedded_news_dir};
 use torghut_workflows::ledger::{DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS};
 use torghut_workflows::routing::{AdapterHealth, AdapterPolicy};
-use torghut_workflows::{DEFAULT_TASK_QUEUE, DecisionWorkflow, ExposureLedger};
+use torghut_workflows::{
+    DEFAULT_TASK_QUEUE, DecisionWorkflow, ExposureLedger, MarketContextWorkflow,
+};
 
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
@@ -109,10 +106,6 @@ fn faults() -> Result<FaultPlan> {
     Ok(plan)
 }
 
-fn dir(name: &str, default: PathBuf) -> PathBuf {
-    std::env::var_os(name).map(PathBuf::from).unwrap_or(default)
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
     tracing_subscriber::fmt()
@@ -130,19 +123,9 @@ async fn main() -> Result<()> {
     })?;
 
     let skills = DecisionSkills {
-        bars: Arc::new(FileBarProvider::new(dir(
-            "TORGHUT_BARS_DIR",
-            embedded_dir(),
-        ))),
-        news: Arc::new(FileNewsProvider::new(dir(
-            "TORGHUT_NEWS_DIR",
-            embedded_news_dir(),
-        ))),
-        scorer: Arc::new(SentimentScorer::embedded().context("loading the sentiment lexicon")?),
-        fundamentals: Arc::new(FileFundamentalsProvider::new(dir(
-            "TORGHUT_FUNDAMENTALS_DIR",
-            embedded_fundamentals_dir(),
-        ))),
+        // Every provider setting is checked here, so a bad one stops the worker at start
+        // with the variable's name.
+        providers: Arc::new(Providers::from_env()?),
         adapter_policy: adapter_policy()?,
         adapter_health: Arc::new(ConfiguredHealth(AdapterHealth {
             alpaca_healthy: env_bool("TORGHUT_ALPACA_HEALTHY", true)?,
@@ -162,6 +145,7 @@ async fn main() -> Result<()> {
     let options = WorkerOptions::new(task_queue.clone())
         .register_workflow::<DecisionWorkflow>()?
         .register_workflow::<ExposureLedger>()?
+        .register_workflow::<MarketContextWorkflow>()?
         .register_activities(skills)
         .build();
     let mut worker = Worker::new(&runtime, client, options)?;

@@ -21,6 +21,16 @@ pub struct SkillInput {
     pub workflow_id: String,
 }
 
+/// One context domain at as-of, without a decision request: what the market-context API reads.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContextDomainInput {
+    /// One of [`crate::skills::CONTEXT_SKILLS`].
+    pub domain: String,
+    pub symbol: String,
+    /// RFC 3339; the skill sees only data at or before it.
+    pub as_of_utc: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SizingInput {
     pub request: DecisionRequest,
@@ -128,6 +138,12 @@ impl DecisionActivities {
         unimplemented!()
     }
 
+    /// One context domain outside a decision, for `market-context-workflow`.
+    #[activity(name = "context-domain")]
+    pub fn context_domain(input: ContextDomainInput) -> Result<SkillOutput, ActivityError> {
+        unimplemented!()
+    }
+
     #[activity(name = "execution-routing")]
     pub fn execution_routing(input: RoutingInput) -> Result<RoutingOutcome, ActivityError> {
         unimplemented!()
@@ -137,7 +153,7 @@ impl DecisionActivities {
 /// The activity marker types, for `#[activity(definition = ...)]` in the implementing crate.
 pub mod markers {
     pub use super::decision_activities::{
-        ExecutionRouting, Fundamentals, LlmReview, MarketContext, NewsSentiment, ReleaseExposure,
-        RiskExposureSizing, TechnicalsRegime,
+        ContextDomain, ExecutionRouting, Fundamentals, LlmReview, MarketContext, NewsSentiment,
+        ReleaseExposure, RiskExposureSizing, TechnicalsRegime,
     };
 }

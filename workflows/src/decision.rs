@@ -307,7 +307,7 @@ fn activity_options(
 }
 
 /// Context skills: a few quick attempts; after them the domain is recorded as missing.
-fn skill_options(name: &str) -> ActivityOptions {
+pub(crate) fn skill_options(name: &str) -> ActivityOptions {
     activity_options(format!("{name}: gather context"), 15, 4)
 }
 
@@ -625,7 +625,7 @@ fn failure_message(e: &ActivityExecutionError) -> String {
     e.reason().map_or_else(|| e.to_string(), |r| r.to_string())
 }
 
-fn failure_reason(e: &ActivityExecutionError) -> &'static str {
+pub(crate) fn failure_reason(e: &ActivityExecutionError) -> &'static str {
     if e.as_timeout().is_some() {
         return "timeout";
     }

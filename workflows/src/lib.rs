@@ -9,6 +9,7 @@ pub mod activity_io;
 pub mod analysis;
 pub mod decision;
 pub mod ledger;
+pub mod market_context;
 pub mod review;
 pub mod routing;
 pub mod sizing;
@@ -16,6 +17,7 @@ pub mod skills;
 
 pub use decision::{DecisionWorkflow, WORKFLOW_TYPE};
 pub use ledger::ExposureLedger;
+pub use market_context::MarketContextWorkflow;
 
 /// Default task queue the worker polls and the gateway starts runs on.
 pub const DEFAULT_TASK_QUEUE: &str = "torghut-decision-engine";

@@ -21,6 +21,24 @@ pub const CONTEXT_SKILLS: [&str; 4] = [
     TECHNICALS_REGIME,
 ];
 
+/// Freshness targets of the design: technicals and market context within a minute, news within
+/// five minutes, fundamentals within a day (judged against the filing calendar by the skill).
+pub const TECHNICALS_FRESHNESS_TARGET_SECONDS: u64 = 60;
+pub const MARKET_CONTEXT_FRESHNESS_TARGET_SECONDS: u64 = 60;
+pub const NEWS_FRESHNESS_TARGET_SECONDS: u64 = 300;
+pub const FUNDAMENTALS_FRESHNESS_TARGET_SECONDS: u64 = 24 * 3600;
+
+/// The freshness target of a context domain, in seconds (0 for an unknown domain).
+pub fn freshness_target_seconds(domain: &str) -> u64 {
+    match domain {
+        TECHNICALS_REGIME => TECHNICALS_FRESHNESS_TARGET_SECONDS,
+        MARKET_CONTEXT => MARKET_CONTEXT_FRESHNESS_TARGET_SECONDS,
+        NEWS_SENTIMENT => NEWS_FRESHNESS_TARGET_SECONDS,
+        FUNDAMENTALS => FUNDAMENTALS_FRESHNESS_TARGET_SECONDS,
+        _ => 0,
+    }
+}
+
 /// Version of the skill bundle; recorded in every intent so a replay report can tell them apart.
 pub const BUNDLE_VERSION: &str = "skills-2026.11.1";
 

@@ -1,8 +1,9 @@
 //! `fundamentals`: normalised factors from SEC EDGAR company facts, as known at as-of.
 //!
 //! Only facts *filed* by as-of count, so a replay never sees a 10-Q published later. Freshness is
-//! judged against the filing calendar, not a clock: a quarter-old fact is current until the next
-//! 10-Q is due (period end + 45 days; 10-K: + 60 days), and only then stale.
+//! judged against the filing calendar, not a clock: the latest report (10-Q or 10-K) is current
+//! until the next one is due — the next quarter's end plus 45 days, or plus 60 days when that
+//! quarter closes the fiscal year (a 10-K) — and only then flagged `filing_overdue`.
 
 use crate::skill::{OutputBuilder, SkillError};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -110,6 +111,43 @@ fn annual_per_share(facts: &CompanyFacts, concept: &str, as_of: NaiveDate) -> Ve
     v
 }
 
+const REVENUE_CONCEPTS: &[&str] = &[
+    "Revenues",
+    "RevenueFromContractWithCustomerExcludingAssessedTax",
+    "SalesRevenueNet",
+];
+
+/// The most recent report (any form) filed by `as_of`: the latest filing date, and within it
+/// the latest period (a 10-K also restates prior years).
+fn latest_report(facts: &CompanyFacts, as_of: NaiveDate) -> Option<Fact> {
+    let gaap = facts.facts.get("us-gaap")?;
+    REVENUE_CONCEPTS
+        .iter()
+        .filter_map(|c| gaap.get(*c))
+        .flat_map(|c| c.units.get("USD").into_iter().flatten())
+        .filter(|f| f.filed <= as_of)
+        .max_by_key(|f| (f.filed, f.end))
+        .cloned()
+}
+
+/// When the report after `latest` is due: the next fiscal quarter's end plus the SEC deadline
+/// (45 days for a 10-Q; 60 for a 10-K, the large-accelerated-filer deadline, after Q3).
+fn next_expected_filing(latest: &Fact) -> Option<NaiveDate> {
+    let next_end = latest.end.checked_add_months(chrono::Months::new(3))?;
+    let days = if latest.fp.as_deref() == Some("Q3") {
+        60
+    } else if latest.fp.as_deref() == Some("FY") || latest.fp.is_some() {
+        45
+    } else {
+        // No fiscal period on the fact: assume an annual filer.
+        return latest
+            .end
+            .checked_add_months(chrono::Months::new(12))?
+            .checked_add_days(chrono::Days::new(60));
+    };
+    next_end.checked_add_days(chrono::Days::new(days))
+}
+
 fn growth(now: Decimal, before: Decimal) -> Option<Decimal> {
     (!before.is_zero()).then(|| (now - before) / before.abs())
 }
@@ -121,32 +159,32 @@ pub fn fundamentals(
     price: Option<Decimal>,
 ) -> Result<SkillOutput, SkillError> {
     let day = as_of.date_naive();
-    let next_filing = |f: &Fact| f.end + chrono::Duration::days(60);
     // Freshness is judged by the filing calendar below; the builder's target is set past it.
     let out = OutputBuilder::new(FUNDAMENTALS, symbol, as_of, u64::MAX);
     let Some(facts) = provider.company_facts(symbol)? else {
         return Ok(out.missing("no_company_facts"));
     };
-    let revenue = annual(
-        &facts,
-        &[
-            "Revenues",
-            "RevenueFromContractWithCustomerExcludingAssessedTax",
-            "SalesRevenueNet",
-        ],
-        day,
-    );
+    let revenue = annual(&facts, REVENUE_CONCEPTS, day);
     let income = annual(&facts, &["NetIncomeLoss"], day);
     let liabilities = annual(&facts, &["Liabilities"], day);
     let equity = annual(&facts, &["StockholdersEquity"], day);
-    let Some(latest) = revenue.first() else {
+    let (Some(latest), Some(report)) = (revenue.first(), latest_report(&facts, day)) else {
         return Ok(out.missing("no_annual_revenue_filed_by_as_of"));
     };
+    let next_filing = next_expected_filing(&report);
     let mut out = out
         .value("revenue", latest.val)
         .label("period_end", latest.end.to_string())
-        .label("last_filed", latest.filed.to_string())
-        .label("next_expected_filing", next_filing(latest).to_string())
+        .label("last_filed", report.filed.to_string())
+        .label("last_report_period_end", report.end.to_string())
+        .label(
+            "last_report_form",
+            report.form.clone().unwrap_or_else(|| "unknown".to_owned()),
+        )
+        .label(
+            "next_expected_filing",
+            next_filing.map_or_else(|| "unknown".to_owned(), |d| d.to_string()),
+        )
         .sources(1)
         .citation(
             facts.cik.map_or_else(String::new, |c| {
@@ -202,14 +240,14 @@ pub fn fundamentals(
         out = out.value("eps_diluted", e.val).value("pe_ratio", p / e.val);
     }
     let freshness = (as_of
-        - latest
+        - report
             .filed
             .and_hms_opt(0, 0, 0)
             .unwrap_or_default()
             .and_utc())
     .num_seconds()
     .max(0) as u64;
-    if day > next_filing(latest) {
+    if next_filing.is_some_and(|due| day > due) {
         out = out.flag("filing_overdue");
         quality /= Decimal::TWO;
     }
@@ -237,7 +275,8 @@ mod tests {
           "Revenues": {"units": {"USD": [
             {"start":"2011-01-01","end":"2011-12-31","val":1000,"fy":2011,"fp":"FY","form":"10-K","filed":"2012-02-20"},
             {"start":"2012-01-01","end":"2012-12-31","val":1200,"fy":2012,"fp":"FY","form":"10-K","filed":"2013-02-20"},
-            {"start":"2013-01-01","end":"2013-12-31","val":900,"fy":2013,"fp":"FY","form":"10-K","filed":"2014-02-20"}]}},
+            {"start":"2013-01-01","end":"2013-12-31","val":900,"fy":2013,"fp":"FY","form":"10-K","filed":"2014-02-20"},
+            {"start":"2013-04-01","end":"2013-06-30","val":310,"fy":2013,"fp":"Q2","form":"10-Q","filed":"2013-07-30"}]}},
           "NetIncomeLoss": {"units": {"USD": [
             {"start":"2011-01-01","end":"2011-12-31","val":100,"fy":2011,"fp":"FY","form":"10-K","filed":"2012-02-20"},
             {"start":"2012-01-01","end":"2012-12-31","val":150,"fy":2012,"fp":"FY","form":"10-K","filed":"2013-02-20"}]}},
@@ -263,16 +302,22 @@ mod tests {
         assert_eq!(out.payload["earnings_growth"], "0.5");
         assert_eq!(out.payload["leverage"], "0.5");
         assert_eq!(out.status, "ok");
+        assert_eq!(out.payload["last_filed"], "2013-07-30", "the Q2 10-Q");
+        assert_eq!(
+            out.payload["next_expected_filing"], "2013-11-14",
+            "Q3 ends 2013-09-30; a 10-Q is due 45 days later"
+        );
+        assert!(out.risk_flags.is_empty(), "{:?}", out.risk_flags);
         assert!(out.payload["signal"].parse::<f64>().expect("signal") > 0.5);
     }
 
     #[test]
     fn an_overdue_filing_is_flagged_and_no_facts_is_missing() {
         let late = Utc
-            .with_ymd_and_hms(2014, 1, 15, 0, 0, 0)
+            .with_ymd_and_hms(2013, 12, 2, 0, 0, 0)
             .single()
             .expect("time");
-        // FY2012 period end + 60 days = 2013-03-01, long past; the FY2013 10-K is not filed yet.
+        // The Q3 10-Q was due 2013-11-14 and never came; the Q2 figures are all there is.
         let out = fundamentals(&Fixed(facts()), "SYN", late, None).expect("skill");
         assert!(
             out.risk_flags

@@ -10,7 +10,8 @@ use rust_decimal::Decimal;
 use torghut_proto::v1::SkillOutput;
 use torghut_workflows::skills::MARKET_CONTEXT;
 
-const FRESHNESS_TARGET_SECONDS: u64 = 60;
+const FRESHNESS_TARGET_SECONDS: u64 =
+    torghut_workflows::skills::MARKET_CONTEXT_FRESHNESS_TARGET_SECONDS;
 const MINUTES_PER_YEAR: u32 = 252 * 390;
 /// Indices whose daily moves describe breadth: large caps, tech, small caps.
 const DAILY_INDICES: [&str; 3] = ["SPY", "QQQ", "IWM"];
@@ -101,6 +102,13 @@ pub fn market_context(
             quality += Decimal::new(3, 1);
             sources += 1;
             out = out.value("symbol_intraday_return", ret);
+            if let Some(last) = session.last() {
+                freshness = freshness.min(
+                    (as_of - (last.ts + chrono::Duration::seconds(60)))
+                        .num_seconds()
+                        .max(0) as u64,
+                );
+            }
             if let Some(spy_ret) = intraday_return(&spy_session) {
                 let rel = ret - spy_ret;
                 out = out.value("relative_strength_vs_spy", rel);
@@ -126,6 +134,10 @@ pub fn market_context(
             && daily.len() >= 2
         {
             let closes: Vec<Decimal> = daily.iter().map(|d| d.close).collect();
+            // Breadth from daily closes is only as fresh as the last close it saw.
+            if let Some(bar) = daily.last() {
+                freshness = freshness.min((as_of - bar.visible_at()).num_seconds().max(0) as u64);
+            }
             if let (Some(last), Some(prev)) = (closes.last(), closes.get(closes.len() - 2))
                 && !prev.is_zero()
             {
@@ -156,7 +168,6 @@ pub fn market_context(
     if sources == 0 {
         return Ok(out.missing("no_market_data_before_as_of"));
     }
-    let freshness = if freshness == u64::MAX { 0 } else { freshness };
     Ok(out
         .value("signal", signal.clamp(-Decimal::ONE, Decimal::ONE))
         .sources(sources)

@@ -18,7 +18,8 @@ use torghut_workflows::skills::TECHNICALS_REGIME;
 const LOOKBACK_MINUTES: usize = 390;
 /// Trading minutes in a year, to annualise one-minute volatility.
 const MINUTES_PER_YEAR: u32 = 252 * 390;
-const FRESHNESS_TARGET_SECONDS: u64 = 60;
+const FRESHNESS_TARGET_SECONDS: u64 =
+    torghut_workflows::skills::TECHNICALS_FRESHNESS_TARGET_SECONDS;
 
 pub fn technicals_regime(
     bars: &dyn BarProvider,

@@ -1,6 +1,8 @@
 //! HTTP routes, one module per resource.
 
 pub mod health;
+pub mod market_context;
+pub mod openapi;
 pub mod runs;
 pub mod stream;
 
@@ -24,6 +26,15 @@ pub fn router(state: AppState) -> Router {
             "/api/torghut/decision-engine/runs/{id}/cancel",
             post(runs::cancel_run),
         )
+        .route(
+            "/api/torghut/market-context",
+            get(market_context::market_context),
+        )
+        .route(
+            "/api/torghut/market-context/health",
+            get(market_context::market_context_health),
+        )
+        .route("/openapi.json", get(openapi::openapi_json))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .with_state(state)

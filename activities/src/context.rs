@@ -1,0 +1,118 @@
+//! The data sources the skills read, built once per worker from its environment.
+//!
+//! A decision's skill activities and the market-context workflow's `context-domain` activity both
+//! go through [`Providers::run_skill`], so the context the API serves is the context a decision
+//! would have seen.
+
+use crate::bars::{BarProvider, FileBarProvider, embedded_dir};
+use crate::providers::ConfigError;
+use crate::providers::alpaca_news::{AlpacaNewsConfig, AlpacaNewsProvider};
+use crate::providers::edgar::{EdgarConfig, EdgarProvider};
+use crate::skill::SkillError;
+use crate::skills;
+use crate::skills::fundamentals::{
+    FileFundamentalsProvider, FundamentalsProvider, embedded_fundamentals_dir,
+};
+use crate::skills::news::{FileNewsProvider, NewsProvider, SentimentScorer, embedded_news_dir};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use torghut_proto::v1::SkillOutput;
+use torghut_workflows::skills::{FUNDAMENTALS, MARKET_CONTEXT, NEWS_SENTIMENT, TECHNICALS_REGIME};
+
+/// Why the providers could not be built at start.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderSetupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("loading the sentiment lexicon: {0}")]
+    Lexicon(#[from] std::io::Error),
+}
+
+/// Everything the context skills read from; one per process, shared by every call.
+pub struct Providers {
+    pub bars: Arc<dyn BarProvider>,
+    pub news: Arc<dyn NewsProvider>,
+    pub scorer: Arc<SentimentScorer>,
+    pub fundamentals: Arc<dyn FundamentalsProvider>,
+}
+
+fn dir(var: &str, default: PathBuf) -> PathBuf {
+    std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or(default)
+}
+
+impl Providers {
+    /// The embedded dataset only: what tests and the demo read.
+    pub fn embedded() -> Result<Self, ProviderSetupError> {
+        Ok(Self {
+            bars: Arc::new(FileBarProvider::new(embedded_dir())),
+            news: Arc::new(FileNewsProvider::new(embedded_news_dir())),
+            scorer: Arc::new(SentimentScorer::embedded()?),
+            fundamentals: Arc::new(FileFundamentalsProvider::new(embedded_fundamentals_dir())),
+        })
+    }
+
+    /// File providers by default (directories overridable); an HTTP provider replaces a domain's
+    /// files when its URL variable is set. See docs/configuration.md.
+    pub fn from_env() -> Result<Self, ProviderSetupError> {
+        let news: Arc<dyn NewsProvider> = match AlpacaNewsConfig::from_env()? {
+            Some(c) => Arc::new(AlpacaNewsProvider::new(c)),
+            None => Arc::new(FileNewsProvider::new(dir(
+                "TORGHUT_NEWS_DIR",
+                embedded_news_dir(),
+            ))),
+        };
+        let fundamentals: Arc<dyn FundamentalsProvider> = match EdgarConfig::from_env()? {
+            Some(c) => Arc::new(EdgarProvider::new(c)),
+            None => Arc::new(FileFundamentalsProvider::new(dir(
+                "TORGHUT_FUNDAMENTALS_DIR",
+                embedded_fundamentals_dir(),
+            ))),
+        };
+        Ok(Self {
+            bars: Arc::new(FileBarProvider::new(dir(
+                "TORGHUT_BARS_DIR",
+                embedded_dir(),
+            ))),
+            news,
+            scorer: Arc::new(SentimentScorer::embedded()?),
+            fundamentals,
+        })
+    }
+
+    /// Runs one context skill by its domain name. Blocking: call it off the async workers.
+    pub fn run_skill(
+        &self,
+        domain: &str,
+        symbol: &str,
+        as_of: DateTime<Utc>,
+        features: &BTreeMap<String, Decimal>,
+    ) -> Result<SkillOutput, SkillError> {
+        match domain {
+            MARKET_CONTEXT => skills::market_context::market_context(&*self.bars, symbol, as_of),
+            TECHNICALS_REGIME => {
+                skills::technicals::technicals_regime(&*self.bars, symbol, as_of, features)
+            }
+            NEWS_SENTIMENT => {
+                skills::news::news_sentiment(&*self.news, &self.scorer, symbol, as_of)
+            }
+            FUNDAMENTALS => {
+                // A valuation needs a price; the last visible trade is the one a decision sees.
+                let price = self
+                    .bars
+                    .minute_bars(symbol, as_of, 1)
+                    .ok()
+                    .and_then(|b| b.last().map(|b| b.close));
+                skills::fundamentals::fundamentals(&*self.fundamentals, symbol, as_of, price)
+            }
+            other => Err(SkillError::InvalidInput(format!(
+                "unknown context domain {other:?}"
+            ))),
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! News from Alpaca's market-data REST API (`GET /v1beta1/news`), the production news source.
+//!
+//! Alpaca filters by symbol and time window server-side; we still cut every item at as-of
+//! ourselves, because a replay must never see a headline published after its clock, whatever the
+//! server's inclusive/exclusive window rules are.
+
+use crate::llm::Secret;
+use crate::providers::http::{block_on_io, env_duration, env_secret, env_url};
+use crate::skill::SkillError;
+use crate::skills::news::{AlpacaNewsResponse, NewsItem, NewsProvider};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use std::time::Duration as StdDuration;
+use url::Url;
+
+/// Alpaca's page-size ceiling for the news endpoint.
+const PAGE_LIMIT: u32 = 50;
+/// More pages than this in one lookback window is a flood, not context; the newest items win.
+const MAX_PAGES: u32 = 4;
+
+#[derive(Debug, Clone)]
+pub struct AlpacaNewsConfig {
+    /// `https://data.alpaca.markets` in production; a local server in tests.
+    pub base_url: Url,
+    pub key_id: Secret,
+    pub secret_key: Secret,
+    pub timeout: StdDuration,
+}
+
+impl AlpacaNewsConfig {
+    /// `None` when `TORGHUT_ALPACA_NEWS_URL` is unset: the file provider stays in charge.
+    pub fn from_env() -> Result<Option<Self>, crate::providers::ConfigError> {
+        let Some(base_url) = env_url("TORGHUT_ALPACA_NEWS_URL")? else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
+            base_url,
+            key_id: env_secret("TORGHUT_ALPACA_KEY_ID")?,
+            secret_key: env_secret("TORGHUT_ALPACA_SECRET_KEY")?,
+            timeout: env_duration("TORGHUT_ALPACA_NEWS_TIMEOUT_SECONDS", 10)?,
+        }))
+    }
+}
+
+pub struct AlpacaNewsProvider {
+    config: AlpacaNewsConfig,
+    client: reqwest::Client,
+}
+
+impl AlpacaNewsProvider {
+    pub fn new(config: AlpacaNewsConfig) -> Self {
+        Self {
+            config,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    fn page_url(
+        &self,
+        symbol: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        token: Option<&str>,
+    ) -> Result<Url, SkillError> {
+        let mut url = self
+            .config
+            .base_url
+            .join("v1beta1/news")
+            .map_err(|e| SkillError::Unavailable(format!("alpaca news url: {e}")))?;
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("symbols", symbol)
+                .append_pair("start", &start.to_rfc3339_opts(SecondsFormat::Secs, true))
+                .append_pair("end", &end.to_rfc3339_opts(SecondsFormat::Secs, true))
+                .append_pair("limit", &PAGE_LIMIT.to_string())
+                .append_pair("sort", "desc")
+                .append_pair("include_content", "false");
+            if let Some(t) = token {
+                q.append_pair("page_token", t);
+            }
+        }
+        Ok(url)
+    }
+
+    async fn fetch(
+        &self,
+        symbol: &str,
+        as_of: DateTime<Utc>,
+        lookback: Duration,
+    ) -> Result<Vec<NewsItem>, SkillError> {
+        let start = as_of - lookback;
+        let mut items = Vec::new();
+        let mut token: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let url = self.page_url(symbol, start, as_of, token.as_deref())?;
+            let resp = self
+                .client
+                .get(url)
+                .header("APCA-API-KEY-ID", self.config.key_id.expose())
+                .header("APCA-API-SECRET-KEY", self.config.secret_key.expose())
+                .timeout(self.config.timeout)
+                .send()
+                .await
+                .map_err(|e| {
+                    SkillError::Unavailable(format!("alpaca news: {}", e.without_url()))
+                })?;
+            let status = resp.status();
+            if !status.is_success() {
+                // Alpaca's error body is `{"code": ..., "message": "..."}`; keep its message.
+                let body = resp.text().await.unwrap_or_default();
+                let message = serde_json::from_str::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
+                    .unwrap_or_else(|| body.chars().take(200).collect());
+                return Err(SkillError::Unavailable(format!(
+                    "alpaca news: HTTP {status}: {message}"
+                )));
+            }
+            let page: AlpacaNewsResponse = resp.json().await.map_err(|e| {
+                SkillError::Unavailable(format!(
+                    "alpaca news: not the news response format: {}",
+                    e.without_url()
+                ))
+            })?;
+            items.extend(page.news.into_iter().map(NewsItem::from));
+            token = page.next_page_token.filter(|t| !t.is_empty());
+            if token.is_none() {
+                break;
+            }
+        }
+        items.retain(|n| n.created_at <= as_of && n.created_at > start);
+        Ok(items)
+    }
+}
+
+impl NewsProvider for AlpacaNewsProvider {
+    fn headlines(
+        &self,
+        symbol: &str,
+        as_of: DateTime<Utc>,
+        lookback: Duration,
+    ) -> Result<Vec<NewsItem>, SkillError> {
+        block_on_io(self.fetch(symbol, as_of, lookback))
+    }
+}

@@ -1,0 +1,103 @@
+//! The market-context API's source: `market-context-workflow` runs on the worker (where the data
+//! providers and their credentials live), and its results are cached here, because Torghut polls
+//! the same symbol many times a minute and every miss is a workflow with four activities.
+
+use crate::error::ApiError;
+use chrono::{DateTime, SecondsFormat, Utc};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use temporalio_client::{
+    Client, WorkflowGetResultOptions, WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
+    WorkflowStartOptions,
+};
+use torghut_proto::v1::MarketContextBundle;
+use torghut_workflows::MarketContextWorkflow;
+use torghut_workflows::analysis::PolicyConfig;
+use torghut_workflows::market_context::{MarketContextInput, workflow_id};
+
+/// More keys than this and the cache starts over: a bound on memory, not an LRU.
+const MAX_ENTRIES: usize = 4096;
+/// The workflow's skills retry within 60 s each; past this something is wrong with the worker.
+const RUN_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// `as_of: None` means "now": the key is the symbol alone, so every caller in the window shares
+/// one context, as a cache of "latest" must. An explicit as-of (a replay) is keyed by it.
+type Key = (String, Option<DateTime<Utc>>);
+type Entries = HashMap<Key, (Instant, Arc<MarketContextBundle>)>;
+
+#[derive(Clone)]
+pub struct ContextCache {
+    client: Client,
+    task_queue: String,
+    policy: PolicyConfig,
+    ttl: Duration,
+    entries: Arc<Mutex<Entries>>,
+}
+
+impl ContextCache {
+    pub fn new(client: Client, task_queue: String, policy: PolicyConfig, ttl: Duration) -> Self {
+        Self {
+            client,
+            task_queue,
+            policy,
+            ttl,
+            entries: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Runs `market-context-workflow` (joining a running one for the same symbol and as-of).
+    pub async fn fetch(
+        &self,
+        symbol: &str,
+        as_of: DateTime<Utc>,
+    ) -> Result<MarketContextBundle, ApiError> {
+        let as_of_utc = as_of.to_rfc3339_opts(SecondsFormat::Secs, true);
+        let id = workflow_id(symbol, &as_of_utc);
+        let input = MarketContextInput {
+            symbol: symbol.to_owned(),
+            as_of_utc,
+            policy: self.policy.clone(),
+        };
+        let options = WorkflowStartOptions::new(self.task_queue.clone(), id.clone())
+            .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
+            .id_reuse_policy(WorkflowIdReusePolicy::AllowDuplicate)
+            .execution_timeout(RUN_TIMEOUT)
+            .build();
+        let handle = self
+            .client
+            .start_workflow(MarketContextWorkflow::run, input, options)
+            .await
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        handle
+            .get_result(WorkflowGetResultOptions::default())
+            .await
+            .map_err(|e| ApiError::Unavailable(format!("market-context run {id}: {e}")))
+    }
+
+    /// The merged context, and whether it came from the cache.
+    pub async fn get(
+        &self,
+        symbol: &str,
+        as_of: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(Arc<MarketContextBundle>, bool), ApiError> {
+        let key = (symbol.to_owned(), as_of);
+        if let Ok(entries) = self.entries.lock()
+            && let Some((at, bundle)) = entries.get(&key)
+            && at.elapsed() < self.ttl
+        {
+            return Ok((bundle.clone(), true));
+        }
+        let bundle = Arc::new(self.fetch(symbol, as_of.unwrap_or(now)).await?);
+        if !self.ttl.is_zero()
+            && let Ok(mut entries) = self.entries.lock()
+        {
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+            entries.insert(key, (Instant::now(), bundle.clone()));
+        }
+        Ok((bundle, false))
+    }
+}
