@@ -181,8 +181,23 @@ pub struct SentimentScorer {
 }
 
 impl SentimentScorer {
+    const EMBEDDED_LEXICON: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data/lexicons/vader_lexicon.txt"
+    );
+
     pub fn from_lexicon_text(text: &str) -> Self {
-        let mut valence: HashMap<String, f64> = text
+        let mut scorer = Self::vader_only(text);
+        for (term, v) in FINANCE_TERMS {
+            scorer.valence.insert((*term).to_owned(), *v);
+        }
+        scorer
+    }
+
+    /// The lexicon alone, without the finance layer. Not for the skill: it is the baseline that
+    /// `sentiment_eval` measures the finance layer against, so its value is shown, not assumed.
+    pub fn vader_only(text: &str) -> Self {
+        let valence = text
             .lines()
             .filter_map(|l| {
                 let mut cols = l.split('\t');
@@ -191,18 +206,20 @@ impl SentimentScorer {
                 Some((token.to_owned(), v))
             })
             .collect();
-        for (term, v) in FINANCE_TERMS {
-            valence.insert((*term).to_owned(), *v);
-        }
         Self { valence }
     }
 
     pub fn embedded() -> std::io::Result<Self> {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/data/lexicons/vader_lexicon.txt"
-        );
-        Ok(Self::from_lexicon_text(&std::fs::read_to_string(path)?))
+        Ok(Self::from_lexicon_text(&std::fs::read_to_string(
+            Self::EMBEDDED_LEXICON,
+        )?))
+    }
+
+    /// [`Self::vader_only`] over the lexicon shipped in the crate.
+    pub fn embedded_vader_only() -> std::io::Result<Self> {
+        Ok(Self::vader_only(&std::fs::read_to_string(
+            Self::EMBEDDED_LEXICON,
+        )?))
     }
 
     /// Sentiment of one text in `[-1, 1]` (VADER's `x / sqrt(x^2 + 15)` normalisation).
