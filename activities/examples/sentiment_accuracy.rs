@@ -5,7 +5,10 @@
 //! Prints dev and test figures for the plain VADER lexicon and for the finance-aware scorer, next
 //! to the majority-class baseline, so the finance layer's value is measured rather than claimed;
 //! then lists the test sentences the finance-aware scorer gets wrong. Scorer changes are chosen on
-//! dev; test is the held-out figure (see `activities/data/labelled/README.md`).
+//! dev; test is the held-out figure (see `activities/data/labelled/README.md`). When tuning, list
+//! the dev errors instead, so the choices never look at test:
+//!
+//! `cargo run -p torghut-activities --example sentiment_accuracy --release -- --errors dev`
 
 use std::error::Error;
 use torghut_activities::skills::news::SentimentScorer;
@@ -15,6 +18,12 @@ use torghut_activities::skills::sentiment_eval::{
 };
 
 fn main() -> Result<(), Box<dyn Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let errors_of = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        [] | ["--errors", "test"] => Split::Test,
+        ["--errors", "dev"] => Split::Dev,
+        _ => return Err(format!("unknown arguments {args:?}; usage: [--errors dev|test]").into()),
+    };
     let path = embedded_labelled_path();
     let rows = load_labelled(&path)?;
     let split = |s: Split| rows.iter().filter(move |r| r.split == s);
@@ -47,14 +56,18 @@ fn main() -> Result<(), Box<dyn Error>> {
         print_detail(&f);
     }
 
-    let wrong: Vec<_> = predict(&finance, test.iter().copied(), SKILL_NEUTRAL_BAND)
+    let (errors_name, errors_rows) = match errors_of {
+        Split::Dev => ("dev", &dev),
+        Split::Test => ("test", &test),
+    };
+    let wrong: Vec<_> = predict(&finance, errors_rows.iter().copied(), SKILL_NEUTRAL_BAND)
         .into_iter()
         .filter(|p| p.predicted != p.row.label)
         .collect();
     println!(
-        "\n=== test sentences the finance-aware scorer gets wrong ({} of {}) ===",
+        "\n=== {errors_name} sentences the finance-aware scorer gets wrong ({} of {}) ===",
         wrong.len(),
-        test.len()
+        errors_rows.len()
     );
     println!("{:<9} {:<9} {:>7}  sentence", "label", "predicted", "score");
     for p in &wrong {
