@@ -4,4 +4,5 @@
 pub mod fundamentals;
 pub mod market_context;
 pub mod news;
+pub mod sentiment_eval;
 pub mod technicals;

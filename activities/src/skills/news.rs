@@ -115,7 +115,10 @@ impl NewsProvider for FileNewsProvider {
     }
 }
 
-/// Finance terms and their valence on VADER's -4..4 scale.
+/// Finance terms and their valence on VADER's -4..4 scale. A zero silences a word the general
+/// lexicon reads as sentiment but finance news uses as a plain noun ("shares", "interest",
+/// "Securities" in a company name); whether such a quantity is good news depends on which way it
+/// moved, which [`FINANCE_QUANTITIES`] handles.
 const FINANCE_TERMS: &[(&str, f64)] = &[
     ("beat", 2.0),
     ("beats", 2.0),
@@ -139,7 +142,8 @@ const FINANCE_TERMS: &[(&str, f64)] = &[
     ("fraud", -3.2),
     ("layoffs", -1.8),
     ("recall", -1.8),
-    ("dividend", 1.2),
+    // A regular dividend is routine; raised, cut or suspended ones score through the pair rule.
+    ("dividend", 0.0),
     ("buyback", 1.5),
     ("repurchase", 1.2),
     ("record", 1.2),
@@ -161,7 +165,220 @@ const FINANCE_TERMS: &[(&str, f64)] = &[
     ("shortfall", -2.0),
     ("writedown", -2.0),
     ("impairment", -1.8),
+    ("share", 0.0),
+    ("shares", 0.0),
+    ("securities", 0.0),
+    ("energy", 0.0),
+    ("interest", 0.0),
+    ("credit", 0.0),
+    ("agreement", 0.0),
+    ("treasury", 0.0),
+    ("holiday", 0.0),
+    ("liability", 0.0),
+    ("liabilities", 0.0),
+    ("tumble", -2.2),
+    ("layoff", -1.8),
+    ("breach", -2.0),
+    ("burn", -1.5),
+    ("burns", -1.5),
+    ("scrutiny", -1.2),
+    ("exposure", -0.6),
+    ("terminates", -1.2),
+    ("terminated", -1.2),
+    // "did not meet its target"; not "meets", which is mostly a calendar verb ("committee meets").
+    ("meet", 1.0),
+    ("met", 1.0),
 ];
+
+/// Two-word phrases whose meaning is not the sum of their words: the valence goes on the first
+/// word and the second is silenced ("record date" is a calendar entry, not a record).
+const FINANCE_PHRASES: &[(&str, &str, f64)] = &[
+    ("record", "date", 0.0),
+    ("lay", "off", -1.8),
+    ("laid", "off", -1.8),
+    ("buy", "rating", 1.8),
+    ("sell", "rating", -1.8),
+];
+
+/// Quantities whose news value is the direction they moved: `1.0` good when it rises (profit,
+/// guidance, the share price), `-1.0` bad when it rises (losses, costs, unemployment). Paired with a
+/// nearby [`FINANCE_DIRECTIONS`] word, "loss narrows" scores positive and "costs surge" negative,
+/// which no per-word lexicon can do.
+const FINANCE_QUANTITIES: &[(&str, f64)] = &[
+    ("earnings", 1.0),
+    ("profit", 1.0),
+    ("profits", 1.0),
+    ("revenue", 1.0),
+    ("revenues", 1.0),
+    ("income", 1.0),
+    ("sales", 1.0),
+    ("margin", 1.0),
+    ("margins", 1.0),
+    ("growth", 1.0),
+    ("output", 1.0),
+    ("production", 1.0),
+    ("deliveries", 1.0),
+    ("orders", 1.0),
+    ("volumes", 1.0),
+    ("backlog", 1.0),
+    ("demand", 1.0),
+    ("activity", 1.0),
+    ("confidence", 1.0),
+    ("guidance", 1.0),
+    ("outlook", 1.0),
+    ("forecast", 1.0),
+    ("target", 1.0),
+    ("rating", 1.0),
+    ("dividend", 1.0),
+    ("buyback", 1.0),
+    ("share", 1.0),
+    ("shares", 1.0),
+    ("stock", 1.0),
+    ("stocks", 1.0),
+    ("cash", 1.0),
+    ("consensus", 1.0),
+    ("estimates", 1.0),
+    ("forecasts", 1.0),
+    ("loss", -1.0),
+    ("losses", -1.0),
+    ("cost", -1.0),
+    ("costs", -1.0),
+    ("expenses", -1.0),
+    ("debt", -1.0),
+    ("liability", -1.0),
+    ("liabilities", -1.0),
+    ("unemployment", -1.0),
+    ("inflation", -1.0),
+    ("yields", -1.0),
+    ("lawsuit", -1.0),
+    ("probe", -1.0),
+];
+
+/// Movement words: `1.0` up, `-1.0` down. Next to a quantity they score as the pair; alone they keep
+/// their own lexicon valence ("shares plunge" and a bare "plunge" both read negative).
+const FINANCE_DIRECTIONS: &[(&str, f64)] = &[
+    ("rise", 1.0),
+    ("rises", 1.0),
+    ("rose", 1.0),
+    ("climb", 1.0),
+    ("climbs", 1.0),
+    ("climbed", 1.0),
+    ("jump", 1.0),
+    ("jumps", 1.0),
+    ("jumped", 1.0),
+    ("surge", 1.0),
+    ("surges", 1.0),
+    ("surged", 1.0),
+    ("soar", 1.0),
+    ("soars", 1.0),
+    ("spike", 1.0),
+    ("spikes", 1.0),
+    ("grow", 1.0),
+    ("grows", 1.0),
+    ("grew", 1.0),
+    ("widen", 1.0),
+    ("widens", 1.0),
+    ("expand", 1.0),
+    ("expands", 1.0),
+    ("raise", 1.0),
+    ("raises", 1.0),
+    ("raised", 1.0),
+    ("lift", 1.0),
+    ("lifts", 1.0),
+    ("lifted", 1.0),
+    ("lifting", 1.0),
+    ("boost", 1.0),
+    ("boosts", 1.0),
+    ("increase", 1.0),
+    ("increases", 1.0),
+    ("double", 1.0),
+    ("doubles", 1.0),
+    ("accelerate", 1.0),
+    ("accelerates", 1.0),
+    ("reinstate", 1.0),
+    ("reinstates", 1.0),
+    ("tops", 1.0),
+    ("higher", 1.0),
+    ("high", 1.0),
+    ("above", 1.0),
+    ("up", 1.0),
+    ("fall", -1.0),
+    ("falls", -1.0),
+    ("fell", -1.0),
+    ("drop", -1.0),
+    ("drops", -1.0),
+    ("dropped", -1.0),
+    ("decline", -1.0),
+    ("declines", -1.0),
+    ("declined", -1.0),
+    ("slip", -1.0),
+    ("slips", -1.0),
+    ("slipped", -1.0),
+    ("slide", -1.0),
+    ("slides", -1.0),
+    ("sink", -1.0),
+    ("sinks", -1.0),
+    ("sank", -1.0),
+    ("plunge", -1.0),
+    ("plunges", -1.0),
+    ("tumble", -1.0),
+    ("tumbles", -1.0),
+    ("slump", -1.0),
+    ("slumps", -1.0),
+    ("shrink", -1.0),
+    ("shrinks", -1.0),
+    ("shrank", -1.0),
+    ("narrow", -1.0),
+    ("narrows", -1.0),
+    ("narrowed", -1.0),
+    ("cut", -1.0),
+    ("cuts", -1.0),
+    ("slash", -1.0),
+    ("slashes", -1.0),
+    ("lower", -1.0),
+    ("lowers", -1.0),
+    ("lowered", -1.0),
+    ("low", -1.0),
+    ("below", -1.0),
+    ("down", -1.0),
+    ("short", -1.0),
+    ("slow", -1.0),
+    ("slows", -1.0),
+    ("cool", -1.0),
+    ("cools", -1.0),
+    ("ease", -1.0),
+    ("eases", -1.0),
+    ("weaken", -1.0),
+    ("weakens", -1.0),
+    ("deteriorate", -1.0),
+    ("deteriorates", -1.0),
+    ("contract", -1.0),
+    ("contracts", -1.0),
+    ("halt", -1.0),
+    ("halts", -1.0),
+    ("suspend", -1.0),
+    ("suspends", -1.0),
+    ("squeeze", -1.0),
+    ("squeezes", -1.0),
+    ("squeezing", -1.0),
+    ("dismiss", -1.0),
+    ("dismisses", -1.0),
+];
+
+/// How far (in words, within one clause) a direction word looks for its quantity: far enough for
+/// "revenue at Acme Foods slipped", near enough not to reach into the next fact.
+const PAIR_WINDOW: usize = 4;
+/// Valence of a direction-quantity pair, unless the direction word is stronger on its own
+/// ("plunge" keeps its -2.5 with the sign the quantity gives it).
+const PAIR_VALENCE: f64 = 1.8;
+/// Words that start a new clause for pairing and "less than": a quantity in one clause does not
+/// move with a verb in the next ("stocks tumble as bond yields spike").
+const CLAUSE_WORDS: &[&str] = &["but", "as", "after", "while", "amid", "despite", "and"];
+/// "sales fell less than feared": what the clause says is softened into its opposite.
+const FLIP_BEFORE_THAN: &[&str] = &["less", "smaller"];
+/// Verbs that negate their object in finance news, beyond VADER's grammatical negations
+/// ("failed to win", "avoids layoffs").
+const FINANCE_NEGATIONS: &[&str] = &["fail", "fails", "failed", "avoid", "avoids", "avoided"];
 const NEGATIONS: &[&str] = &[
     "not", "no", "never", "without", "isn't", "wasn't", "don't", "doesn't", "didn't", "won't",
     "can't",
@@ -178,11 +395,30 @@ const BOOSTERS: &[&str] = &[
 
 pub struct SentimentScorer {
     valence: HashMap<String, f64>,
+    /// Phrases, direction-quantity pairs, "less than" and the finance negations. Off only in the
+    /// VADER-only baseline, so the baseline is the lexicon with VADER's own rules and nothing else.
+    finance_rules: bool,
 }
 
 impl SentimentScorer {
+    const EMBEDDED_LEXICON: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data/lexicons/vader_lexicon.txt"
+    );
+
     pub fn from_lexicon_text(text: &str) -> Self {
-        let mut valence: HashMap<String, f64> = text
+        let mut scorer = Self::vader_only(text);
+        for (term, v) in FINANCE_TERMS {
+            scorer.valence.insert((*term).to_owned(), *v);
+        }
+        scorer.finance_rules = true;
+        scorer
+    }
+
+    /// The lexicon alone, without the finance layer. Not for the skill: it is the baseline that
+    /// `sentiment_eval` measures the finance layer against, so its value is shown, not assumed.
+    pub fn vader_only(text: &str) -> Self {
+        let valence = text
             .lines()
             .filter_map(|l| {
                 let mut cols = l.split('\t');
@@ -191,44 +427,54 @@ impl SentimentScorer {
                 Some((token.to_owned(), v))
             })
             .collect();
-        for (term, v) in FINANCE_TERMS {
-            valence.insert((*term).to_owned(), *v);
+        Self {
+            valence,
+            finance_rules: false,
         }
-        Self { valence }
     }
 
     pub fn embedded() -> std::io::Result<Self> {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/data/lexicons/vader_lexicon.txt"
-        );
-        Ok(Self::from_lexicon_text(&std::fs::read_to_string(path)?))
+        Ok(Self::from_lexicon_text(&std::fs::read_to_string(
+            Self::EMBEDDED_LEXICON,
+        )?))
+    }
+
+    /// [`Self::vader_only`] over the lexicon shipped in the crate.
+    pub fn embedded_vader_only() -> std::io::Result<Self> {
+        Ok(Self::vader_only(&std::fs::read_to_string(
+            Self::EMBEDDED_LEXICON,
+        )?))
     }
 
     /// Sentiment of one text in `[-1, 1]` (VADER's `x / sqrt(x^2 + 15)` normalisation).
     pub fn score(&self, text: &str) -> f64 {
-        let tokens: Vec<String> = text
-            .split_whitespace()
-            .map(|t| {
-                t.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'')
-                    .to_lowercase()
-            })
-            .filter(|t| !t.is_empty())
+        let (tokens, clauses) = Self::tokenise(text);
+        let mut valence: Vec<Option<f64>> = tokens
+            .iter()
+            .map(|t| self.valence.get(t).copied())
             .collect();
+        let mut flipped = vec![false; tokens.len()];
+        if self.finance_rules {
+            Self::apply_finance_rules(&tokens, &clauses, &mut valence, &mut flipped);
+        }
         let but = tokens.iter().position(|t| t == "but");
         let mut sum = 0.0;
-        for (i, t) in tokens.iter().enumerate() {
-            let Some(mut v) = self.valence.get(t).copied() else {
+        for (i, v) in valence.iter().enumerate() {
+            let Some(mut v) = *v else {
                 continue;
             };
             let window = &tokens[i.saturating_sub(3)..i];
             if window.iter().any(|w| BOOSTERS.contains(&w.as_str())) {
                 v += 0.293 * v.signum();
             }
-            if window
-                .iter()
-                .any(|w| NEGATIONS.contains(&w.as_str()) || w.ends_with("n't"))
-            {
+            if window.iter().any(|w| {
+                NEGATIONS.contains(&w.as_str())
+                    || w.ends_with("n't")
+                    || (self.finance_rules && FINANCE_NEGATIONS.contains(&w.as_str()))
+            }) {
+                v *= -0.74;
+            }
+            if flipped[i] {
                 v *= -0.74;
             }
             if let Some(b) = but {
@@ -243,6 +489,85 @@ impl SentimentScorer {
             sum += v;
         }
         sum / (sum * sum + 15.0).sqrt()
+    }
+
+    /// Lower-cased words stripped of edge punctuation, and each word's clause number: a clause ends
+    /// after `,` `;` `:` `.` and before a [`CLAUSE_WORDS`] word.
+    fn tokenise(text: &str) -> (Vec<String>, Vec<usize>) {
+        let (mut tokens, mut clauses, mut clause) = (Vec::new(), Vec::new(), 0);
+        for raw in text.split_whitespace() {
+            let t = raw
+                .trim_matches(|c: char| !c.is_alphanumeric() && c != '\'')
+                .to_lowercase();
+            if !t.is_empty() {
+                if CLAUSE_WORDS.contains(&t.as_str()) {
+                    clause += 1;
+                }
+                tokens.push(t);
+                clauses.push(clause);
+            }
+            if raw.ends_with([',', ';', ':', '.']) {
+                clause += 1;
+            }
+        }
+        (tokens, clauses)
+    }
+
+    /// Rewrites per-word valences where finance news means something the words alone do not:
+    /// phrases first, then each direction word takes the nearest quantity in its clause (the
+    /// quantity's own valence is then dropped, so "profit drops" is not half positive), then
+    /// "less than" / "smaller than" marks what precedes it in the clause as flipped.
+    fn apply_finance_rules(
+        tokens: &[String],
+        clauses: &[usize],
+        valence: &mut [Option<f64>],
+        flipped: &mut [bool],
+    ) {
+        let lookup =
+            |table: &[(&str, f64)], w: &str| table.iter().find(|(t, _)| *t == w).map(|(_, v)| *v);
+        let mut in_phrase = vec![false; tokens.len()];
+        for i in 1..tokens.len() {
+            if let Some((_, _, v)) = FINANCE_PHRASES
+                .iter()
+                .find(|(a, b, _)| tokens[i - 1] == *a && tokens[i] == *b)
+            {
+                valence[i - 1] = Some(*v);
+                valence[i] = None;
+                in_phrase[i - 1] = true;
+                in_phrase[i] = true;
+            }
+        }
+        let mut paired_quantity = vec![false; tokens.len()];
+        for i in 0..tokens.len() {
+            let Some(direction) = lookup(FINANCE_DIRECTIONS, &tokens[i]).filter(|_| !in_phrase[i])
+            else {
+                continue;
+            };
+            let lo = i.saturating_sub(PAIR_WINDOW);
+            let hi = (i + PAIR_WINDOW).min(tokens.len() - 1);
+            // Nearest first; at equal distance the word before wins (subject before verb).
+            let quantity = (lo..=hi)
+                .filter(|&j| j != i && clauses[j] == clauses[i] && !in_phrase[j])
+                .filter_map(|j| lookup(FINANCE_QUANTITIES, &tokens[j]).map(|q| (j, q)))
+                .min_by_key(|&(j, _)| (j.abs_diff(i), j > i));
+            if let Some((j, q)) = quantity {
+                let strength = valence[i].map_or(PAIR_VALENCE, |v| v.abs().max(PAIR_VALENCE));
+                valence[i] = Some(q * direction * strength);
+                paired_quantity[j] = true;
+            }
+        }
+        for (v, paired) in valence.iter_mut().zip(&paired_quantity) {
+            if *paired {
+                *v = None;
+            }
+        }
+        for i in 0..tokens.len().saturating_sub(1) {
+            if FLIP_BEFORE_THAN.contains(&tokens[i].as_str()) && tokens[i + 1] == "than" {
+                for j in (0..i).filter(|&j| clauses[j] == clauses[i]) {
+                    flipped[j] = true;
+                }
+            }
+        }
     }
 }
 
@@ -330,6 +655,37 @@ mod tests {
         let but = s.score("Results were good but the outlook is terrible");
         assert!(but < 0.0, "the clause after 'but' dominates: {but}");
         assert!(s.score("Acme reports very strong demand") > s.score("Acme reports strong demand"));
+    }
+
+    #[test]
+    fn the_finance_rules_read_which_way_a_quantity_moved() {
+        let s = scorer();
+        let vader = SentimentScorer::embedded_vader_only().expect("lexicon");
+        for (text, sign) in [
+            ("Acme's quarterly loss narrows", 1.0),
+            ("Acme's fuel costs surge", -1.0),
+            ("Acme to cut costs", 1.0),
+            ("Acme cuts guidance", -1.0),
+            ("Acme did not cut its dividend", 1.0),
+            ("Acme sales fell less than expected", 1.0),
+            ("Acme profit was smaller than expected", -1.0),
+            ("Acme shares sink", -1.0),
+            ("Acme failed to win the contract", -1.0),
+        ] {
+            let got = s.score(text);
+            assert!(got * sign > 0.05, "{text:?} scored {got}");
+        }
+        for text in [
+            "Acme sets the record date for its dividend",
+            "Acme Securities shares were little changed",
+        ] {
+            assert!(s.score(text).abs() <= 0.05, "{text:?} should be neutral");
+        }
+        let names = "Acme Securities shares were little changed";
+        assert!(
+            vader.score(names) > 0.05,
+            "the bare lexicon reads nouns as praise"
+        );
     }
 
     fn write_feed(json: &str) -> PathBuf {
