@@ -11,6 +11,7 @@ pub mod exposure;
 pub mod faults;
 pub mod indicators;
 pub mod llm;
+pub mod providers;
 pub mod risk;
 pub mod routing;
 pub mod skill;

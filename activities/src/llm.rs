@@ -21,7 +21,9 @@ impl Secret {
         Self(value)
     }
 
-    fn expose(&self) -> &str {
+    /// Crate-visible so other clients (the ClickHouse provider) can send it; it never leaves
+    /// the crate.
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }
