@@ -9,8 +9,10 @@
 //! stop it earlier.
 //!
 //! 18.16 has no `DateTime64`, no TTL and needs a setting for `LowCardinality`, so the tables
-//! are production's columns with `DateTime('UTC')` timestamps, `ReplacingMergeTree(ingest_ts)`
-//! ordered by `(symbol, event_ts, seq)`.
+//! are production's columns with `DateTime` timestamps, `ReplacingMergeTree(ingest_ts)` ordered
+//! by `(symbol, event_ts, seq)`. Timestamps are declared `'UTC'` as in production, or left
+//! without a zone (as a hand-made fallback table might be), which on this server means Tokyo
+//! time; rows are written as unix seconds, which mean the same instant either way.
 
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Duration as TimeDelta, NaiveDate, Utc};
@@ -303,18 +305,36 @@ impl Drop for ClickHouseServer {
     }
 }
 
+/// How the timestamp columns are declared.
+#[derive(Debug, Clone, Copy)]
+pub enum Timestamps {
+    /// `DateTime('UTC')`, standing in for production's `DateTime64(3, 'UTC')`.
+    Utc,
+    /// `DateTime`, in the server's zone (not UTC here).
+    ServerZone,
+}
+
 /// Production's columns (`ta-schema.sql` plus `microstructure_signal_v1`) in a shape 18.16
-/// accepts: `DateTime('UTC')` for `DateTime64(3, 'UTC')`, a plain ReplacingMergeTree for the
+/// accepts: `DateTime` for `DateTime64(3, 'UTC')`, a plain ReplacingMergeTree for the
 /// replicated one, no TTL.
-pub async fn create_tables(server: &ClickHouseServer, database: &str) -> Result<()> {
+pub async fn create_tables(
+    server: &ClickHouseServer,
+    database: &str,
+    timestamps: Timestamps,
+) -> Result<()> {
     server
         .execute(&format!("CREATE DATABASE IF NOT EXISTS {database}"))
         .await?;
-    let common = "symbol LowCardinality(String), event_ts DateTime('UTC'), seq UInt64, \
-                  ingest_ts DateTime('UTC'), is_final UInt8, source LowCardinality(String), \
-                  window_size LowCardinality(String), window_step Nullable(String), \
-                  window_start Nullable(DateTime('UTC')), window_end Nullable(DateTime('UTC')), \
-                  version UInt32";
+    let ts = match timestamps {
+        Timestamps::Utc => "DateTime('UTC')",
+        Timestamps::ServerZone => "DateTime",
+    };
+    let common = format!(
+        "symbol LowCardinality(String), event_ts {ts}, seq UInt64, ingest_ts {ts}, \
+         is_final UInt8, source LowCardinality(String), window_size LowCardinality(String), \
+         window_step Nullable(String), window_start Nullable({ts}), window_end Nullable({ts}), \
+         version UInt32"
+    );
     let engine = "ENGINE = ReplacingMergeTree(ingest_ts) PARTITION BY toDate(event_ts) \
                   ORDER BY (symbol, event_ts, seq)";
     server
@@ -352,9 +372,11 @@ pub async fn create_tables(server: &ClickHouseServer, database: &str) -> Result<
     Ok(())
 }
 
-/// A timestamp as ClickHouse's text format for a `DateTime('UTC')` column.
-pub fn ch_time(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S").to_string()
+/// A timestamp for an insert: unix seconds, which ClickHouse reads into a `DateTime` column as
+/// the same instant whatever the column's or the server's zone (text would be read in the
+/// column's zone).
+pub fn ch_time(t: DateTime<Utc>) -> Value {
+    json!(t.timestamp())
 }
 
 /// A price as a JSON number: the decimal's text parsed to the nearest double, which serde
@@ -457,18 +479,15 @@ fn envelope(
 ) -> serde_json::Map<String, Value> {
     let mut row = serde_json::Map::new();
     row.insert("symbol".into(), json!(symbol));
-    row.insert("event_ts".into(), json!(ch_time(event_ts)));
+    row.insert("event_ts".into(), ch_time(event_ts));
     row.insert("seq".into(), json!(seq));
-    row.insert(
-        "ingest_ts".into(),
-        json!(ch_time(end + TimeDelta::seconds(2))),
-    );
+    row.insert("ingest_ts".into(), ch_time(end + TimeDelta::seconds(2)));
     row.insert("is_final".into(), json!(1));
     row.insert("source".into(), json!("ta"));
     row.insert("window_size".into(), json!(window));
     row.insert("window_step".into(), json!(window));
-    row.insert("window_start".into(), json!(ch_time(start)));
-    row.insert("window_end".into(), json!(ch_time(end)));
+    row.insert("window_start".into(), ch_time(start));
+    row.insert("window_end".into(), ch_time(end));
     row.insert("version".into(), json!(1));
     row
 }

@@ -20,10 +20,15 @@ use torghut_activities::providers::clickhouse::{ClickHouseBarProvider, TaSignal}
 use torghut_activities::skill::SkillError;
 use torghut_activities::skills::technicals::technicals_regime;
 use torghut_integration_tests::clickhouse::{
-    ClickHouseServer, Seeded, WINDOWS, ch_time, create_tables, price, seed,
+    ClickHouseServer, Seeded, Timestamps, WINDOWS, ch_time, create_tables, price, seed,
 };
 
+/// Timestamps declared `DateTime('UTC')`, as production declares `DateTime64(3, 'UTC')`.
 const DATABASE: &str = "torghut";
+/// The same data with zone-less `DateTime` columns on a server whose zone is Tokyo: the
+/// provider must not care.
+const ZONELESS: &str = "torghut_zoneless";
+const DATABASES: [&str; 2] = [DATABASE, ZONELESS];
 const SYMBOLS: [&str; 2] = ["IBM", "SPY"];
 
 fn days() -> Vec<NaiveDate> {
@@ -46,15 +51,17 @@ struct Shared {
 
 static SHARED: OnceCell<Shared> = OnceCell::const_new();
 
-/// One server per test binary, seeded with two sessions of IBM and SPY; the tests below only
-/// read it (the version test writes to a database of its own).
+/// One server per test binary, seeded with two sessions of IBM and SPY in [`DATABASES`]; the
+/// tests below only read them (the version test writes to a database of its own).
 async fn shared() -> &'static Shared {
     SHARED
         .get_or_init(|| async {
             let started = async {
                 let server = ClickHouseServer::start()?;
-                create_tables(&server, DATABASE).await?;
+                create_tables(&server, DATABASE, Timestamps::Utc).await?;
+                create_tables(&server, ZONELESS, Timestamps::ServerZone).await?;
                 let seeded = seed(&server, DATABASE, &SYMBOLS, &days()).await?;
+                seed(&server, ZONELESS, &SYMBOLS, &days()).await?;
                 anyhow::Ok(Shared { server, seeded })
             };
             match started.await {
@@ -137,18 +144,18 @@ async fn minute_bars_match_the_file_provider_in_both_window_shapes() {
     ];
     let mut compared = 0;
     let mut unquoted = 0;
-    for window in WINDOWS {
-        let p = provider(&shared.server, DATABASE, window);
+    for (database, window) in DATABASES.iter().flat_map(|d| WINDOWS.map(|w| (*d, w))) {
+        let p = provider(&shared.server, database, window);
         for symbol in SYMBOLS {
             for (as_of, lookback) in cases {
                 let want = expected_minutes(&shared.seeded, symbol, as_of, lookback);
                 assert!(!want.is_empty(), "{symbol} at {as_of}: no file bars");
                 let got = minute_bars(&p, symbol, as_of, lookback)
                     .await
-                    .unwrap_or_else(|e| panic!("{window} {symbol} {as_of}: {e}"));
+                    .unwrap_or_else(|e| panic!("{database} {window} {symbol} {as_of}: {e}"));
                 assert_eq!(
                     got, want,
-                    "{window} {symbol} as_of {as_of} lookback {lookback}"
+                    "{database} {window} {symbol} as_of {as_of} lookback {lookback}"
                 );
                 compared += got.len();
                 unquoted += got.iter().filter(|b| b.bid.is_none()).count();
@@ -161,7 +168,7 @@ async fn minute_bars_match_the_file_provider_in_both_window_shapes() {
         crossing.first().map(|b| b.ts.date_naive()),
         crossing.last().map(|b| b.ts.date_naive())
     );
-    assert!(compared > 2_000, "{compared}");
+    assert!(compared > 4_000, "{compared}");
     assert!(unquoted > 0, "no minute without a quote was compared");
     let seeded_rows = shared.seeded.microbar_rows;
     let seeded_bars: usize = SYMBOLS.iter().map(|s| shared.seeded.bars(s).len()).sum();
@@ -175,26 +182,41 @@ async fn minute_bars_match_the_file_provider_in_both_window_shapes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_as_of_clock_hides_bars_that_had_not_closed() {
     let shared = shared().await;
-    for window in WINDOWS {
-        let p = provider(&shared.server, DATABASE, window);
+    for (database, window) in DATABASES.iter().flat_map(|d| WINDOWS.map(|w| (*d, w))) {
+        let p = provider(&shared.server, database, window);
         let last = |bars: &[MinuteBar]| bars.last().map(|b| b.ts);
         // The 14:00 bar closes at 14:01:00; one second earlier it must not be there.
         let before = minute_bars(&p, "SPY", utc(2013, 10, 8, 14, 0, 59), 3)
             .await
             .expect("bars");
-        assert_eq!(last(&before), Some(utc(2013, 10, 8, 13, 59, 0)), "{window}");
+        assert_eq!(
+            last(&before),
+            Some(utc(2013, 10, 8, 13, 59, 0)),
+            "{database} {window}"
+        );
         let at = minute_bars(&p, "SPY", utc(2013, 10, 8, 14, 1, 0), 3)
             .await
             .expect("bars");
-        assert_eq!(last(&at), Some(utc(2013, 10, 8, 14, 0, 0)), "{window}");
-        assert_eq!(&at[..2], &before[1..], "{window}");
+        assert_eq!(
+            last(&at),
+            Some(utc(2013, 10, 8, 14, 0, 0)),
+            "{database} {window}"
+        );
+        assert_eq!(&at[..2], &before[1..], "{database} {window}");
         // Mid-minute: the 14:00 minute's first second has closed (the PT1S table holds it), but
         // the minute has not, so it is not aggregated from what is there so far.
         let mid = utc(2013, 10, 8, 14, 0, 30);
         let bars = minute_bars(&p, "SPY", mid, 390).await.expect("bars");
-        assert_eq!(last(&bars), Some(utc(2013, 10, 8, 13, 59, 0)), "{window}");
-        assert!(bars.iter().all(|b| b.end() <= mid), "{window}");
-        assert!(bars.windows(2).all(|w| w[0].ts < w[1].ts), "{window}");
+        assert_eq!(
+            last(&bars),
+            Some(utc(2013, 10, 8, 13, 59, 0)),
+            "{database} {window}"
+        );
+        assert!(bars.iter().all(|b| b.end() <= mid), "{database} {window}");
+        assert!(
+            bars.windows(2).all(|w| w[0].ts < w[1].ts),
+            "{database} {window}"
+        );
     }
 }
 
@@ -224,24 +246,24 @@ fn expected_daily(seeded: &Seeded, symbol: &str) -> Vec<DailyBar> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daily_bars_are_regular_session_aggregates_visible_after_the_new_york_close() {
     let shared = shared().await;
-    for window in WINDOWS {
-        let p = provider(&shared.server, DATABASE, window);
+    for (database, window) in DATABASES.iter().flat_map(|d| WINDOWS.map(|w| (*d, w))) {
+        let p = provider(&shared.server, database, window);
         for symbol in SYMBOLS {
             let want = expected_daily(&shared.seeded, symbol);
             assert_eq!(want.len(), 2, "{symbol}");
             let all = daily_bars(&p, symbol, utc(2013, 10, 9, 12, 0, 0), 10)
                 .await
                 .expect("daily");
-            assert_eq!(all, want, "{window} {symbol}");
+            assert_eq!(all, want, "{database} {window} {symbol}");
             // 2013-10-08 is daylight time: the close is 20:00 UTC.
             let before = daily_bars(&p, symbol, utc(2013, 10, 8, 19, 59, 59), 10)
                 .await
                 .expect("daily");
-            assert_eq!(before, want[..1], "{window} {symbol}");
+            assert_eq!(before, want[..1], "{database} {window} {symbol}");
             let at = daily_bars(&p, symbol, utc(2013, 10, 8, 20, 0, 0), 1)
                 .await
                 .expect("daily");
-            assert_eq!(at, want[1..], "{window} {symbol}");
+            assert_eq!(at, want[1..], "{database} {window} {symbol}");
         }
     }
 }
@@ -403,7 +425,9 @@ async fn a_newer_version_of_a_row_replaces_the_older_one() {
     let shared = shared().await;
     let server = &shared.server;
     let db = "torghut_versions";
-    create_tables(server, db).await.expect("tables");
+    create_tables(server, db, Timestamps::Utc)
+        .await
+        .expect("tables");
     let seeded = seed(server, db, &["IBM"], &days()[1..])
         .await
         .expect("seed");
@@ -531,7 +555,9 @@ async fn wrong_credentials_are_a_refusal_that_does_not_echo_the_password() {
 async fn a_stopped_server_is_a_retryable_unavailable_error() {
     let server = ClickHouseServer::start()
         .unwrap_or_else(|e| panic!("could not start the test ClickHouse: {e:#}"));
-    create_tables(&server, DATABASE).await.expect("tables");
+    create_tables(&server, DATABASE, Timestamps::Utc)
+        .await
+        .expect("tables");
     seed(&server, DATABASE, &["IBM"], &days()[1..])
         .await
         .expect("seed");
