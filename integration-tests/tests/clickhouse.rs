@@ -412,6 +412,20 @@ async fn symbols_not_in_the_table_are_unknown_and_covered_ones_may_be_empty() {
     assert_eq!(minute_bars(&p, "IBM", early, 5).await.expect("IBM"), vec![]);
     assert_eq!(daily_bars(&p, "IBM", early, 5).await.expect("IBM"), vec![]);
     assert_eq!(minute_bars(&p, "IBM", as_of, 0).await.expect("IBM"), vec![]);
+    // "Everything" is a valid lookback, as with the file provider.
+    assert_eq!(
+        minute_bars(&p, "IBM", as_of, usize::MAX)
+            .await
+            .expect("IBM"),
+        expected_minutes(&shared.seeded, "IBM", as_of, usize::MAX)
+    );
+    assert_eq!(
+        daily_bars(&p, "IBM", utc(2013, 10, 9, 0, 0, 0), usize::MAX)
+            .await
+            .expect("IBM")
+            .len(),
+        2
+    );
     // A window size the table does not hold covers nothing.
     let other = provider(&shared.server, DATABASE, "PT5S");
     assert!(matches!(
