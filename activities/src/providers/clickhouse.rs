@@ -559,8 +559,9 @@ impl TaSignal {
 ///
 /// Daily bars are aggregated from the microbars of each New York regular session
 /// (09:30–16:00), so they reach back only as far as `ta_microbars` does: Torghut keeps about 30
-/// days there (a TTL on `event_ts`). A caller that needs a longer daily history (e.g. a 200-day
-/// average) needs another source for it; a session with no microbars is simply absent. The open
+/// days there (a TTL on `event_ts`; its schema has used 14 to 35). A caller that needs a longer
+/// daily history (e.g. a 200-day average) needs another source for it; a session with no
+/// microbars is simply absent. The open
 /// and close are the first and last trades of the session, not the exchange's auction prints,
 /// so they can differ slightly from a vendor's daily bar.
 pub struct ClickHouseBarProvider {
