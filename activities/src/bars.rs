@@ -103,6 +103,24 @@ pub enum BarError {
         #[source]
         source: std::io::Error,
     },
+    /// A remote source could not be reached or did not answer in time (connection refused, a
+    /// timeout, a 5xx). Transient by nature: skills report it as a retryable "provider
+    /// unavailable", and a decision that exhausts the retries records the domain as missing.
+    #[error("bar source unavailable: {0}")]
+    Unavailable(String),
+    /// A remote source answered, but refused the query (a 4xx: wrong credentials, a missing
+    /// table). Retrying does not fix configuration, but skills treat it like any other provider
+    /// failure, so the message must say what to fix.
+    #[error("bar source refused the query ({status}): {message}")]
+    Rejected { status: u16, message: String },
+    /// A remote source answered a row we cannot read; `row` is 1-based within the answer.
+    #[error("{table} row {row}, column `{column}`: {reason}")]
+    Row {
+        table: &'static str,
+        row: usize,
+        column: &'static str,
+        reason: String,
+    },
 }
 
 /// A source of bars behind an as-of clock.

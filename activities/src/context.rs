@@ -7,6 +7,7 @@
 use crate::bars::{BarProvider, FileBarProvider, embedded_dir};
 use crate::providers::ConfigError;
 use crate::providers::alpaca_news::{AlpacaNewsConfig, AlpacaNewsProvider};
+use crate::providers::clickhouse::{ClickHouseBarProvider, ClickHouseConfig};
 use crate::providers::edgar::{EdgarConfig, EdgarProvider};
 use crate::skill::SkillError;
 use crate::skills;
@@ -27,6 +28,8 @@ use torghut_workflows::skills::{FUNDAMENTALS, MARKET_CONTEXT, NEWS_SENTIMENT, TE
 pub enum ProviderSetupError {
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error(transparent)]
+    ClickHouse(#[from] crate::providers::clickhouse::ConfigError),
     #[error("loading the sentiment lexicon: {0}")]
     Lexicon(#[from] std::io::Error),
 }
@@ -57,8 +60,9 @@ impl Providers {
         })
     }
 
-    /// File providers by default (directories overridable); an HTTP provider replaces a domain's
-    /// files when its URL variable is set. See docs/configuration.md.
+    /// File providers by default (directories overridable); a production provider (ClickHouse
+    /// bars, Alpaca news, EDGAR facts) replaces a domain's files when its URL variable is set.
+    /// See docs/configuration.md.
     pub fn from_env() -> Result<Self, ProviderSetupError> {
         let news: Arc<dyn NewsProvider> = match AlpacaNewsConfig::from_env()? {
             Some(c) => Arc::new(AlpacaNewsProvider::new(c)),
@@ -74,11 +78,15 @@ impl Providers {
                 embedded_fundamentals_dir(),
             ))),
         };
-        Ok(Self {
-            bars: Arc::new(FileBarProvider::new(dir(
+        let bars: Arc<dyn BarProvider> = match ClickHouseConfig::from_env()? {
+            Some(c) => Arc::new(ClickHouseBarProvider::new(c)?),
+            None => Arc::new(FileBarProvider::new(dir(
                 "TORGHUT_BARS_DIR",
                 embedded_dir(),
             ))),
+        };
+        Ok(Self {
+            bars,
             news,
             scorer: Arc::new(SentimentScorer::embedded()?),
             fundamentals,

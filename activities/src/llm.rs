@@ -21,6 +21,8 @@ impl Secret {
         Self(value)
     }
 
+    /// Crate-visible so other clients (the ClickHouse provider) can send it; it never leaves
+    /// the crate.
     pub(crate) fn expose(&self) -> &str {
         &self.0
     }

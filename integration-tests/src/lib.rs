@@ -2,9 +2,11 @@
 //! `torghut-worker` and `torghut-gateway` — on free loopback ports, plus an SSE reader.
 //!
 //! Every process is started under a watchdog shell that kills it when the test process exits,
-//! so a failed or interrupted run leaves nothing behind.
+//! so a failed or interrupted run leaves nothing behind. [`clickhouse`] does the same for a
+//! throwaway ClickHouse server, for the ClickHouse provider's tests.
 
 pub mod alpaca_fake;
+pub mod clickhouse;
 pub mod edgar_fake;
 pub mod openai_fake;
 mod serve;

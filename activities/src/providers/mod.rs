@@ -1,7 +1,9 @@
-//! Production data sources behind the skills' provider traits. The file-backed providers next to
-//! each skill are the embedded default; these speak the real services' wire formats.
+//! Production data sources behind the skills' provider traits. The embedded, file-backed
+//! defaults live next to their traits (e.g. [`crate::bars::FileBarProvider`]); what is here speaks
+//! the real services' wire formats: Torghut's ClickHouse, Alpaca news and SEC EDGAR.
 
 pub mod alpaca_news;
+pub mod clickhouse;
 pub mod edgar;
 mod http;
 
