@@ -18,7 +18,7 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use torghut_proto::model::{self, ValidatedRequest};
 use torghut_proto::v1::LlmResponse;
 use torghut_proto::v1::SkillOutput;
-use torghut_workflows::activity_io::{ContextDomainInput, ReleaseInput};
+use torghut_workflows::activity_io::{ContextDomainInput, ReadTriggersInput, ReleaseInput};
 use torghut_workflows::activity_io::{
     LLM_NOT_CONFIGURED, LLM_TIMEOUT, LLM_UPSTREAM, LlmReviewInput,
 };
@@ -28,6 +28,7 @@ use torghut_workflows::activity_io::{
 use torghut_workflows::ledger::ReleaseResult;
 use torghut_workflows::routing::AdapterPolicy;
 use torghut_workflows::skills as skills_names;
+use torghut_workflows::triggers::TriggerSignal;
 
 /// Everything the skills read from; one per worker, shared by all activity invocations.
 pub struct DecisionSkills {
@@ -200,6 +201,27 @@ impl DecisionSkills {
     ) -> Result<SkillOutput, ActivityError> {
         self.run_skill(&ctx, skills_names::FUNDAMENTALS, input)
             .await
+    }
+
+    #[activity(definition = markers::ReadTriggers)]
+    pub async fn read_triggers(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: ReadTriggersInput,
+    ) -> Result<Vec<TriggerSignal>, ActivityError> {
+        let parse = |raw: &str, field: &str| {
+            DateTime::parse_from_rfc3339(raw)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|e| activity_error(SkillError::InvalidInput(format!("{field}: {e}"))))
+        };
+        let until = parse(&input.until, "until")?;
+        let since = input
+            .since
+            .as_deref()
+            .map(|s| parse(s, "since"))
+            .transpose()?;
+        let providers = self.providers.clone();
+        blocking(move || providers.triggers.signals(&input.watchlist, since, until)).await
     }
 
     #[activity(definition = markers::ContextDomain)]

@@ -15,6 +15,7 @@ use crate::skills::fundamentals::{
     FileFundamentalsProvider, FundamentalsProvider, embedded_fundamentals_dir,
 };
 use crate::skills::news::{FileNewsProvider, NewsProvider, SentimentScorer, embedded_news_dir};
+use crate::triggers::{MacdCrossScanner, TriggerSource};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
@@ -40,6 +41,8 @@ pub struct Providers {
     pub news: Arc<dyn NewsProvider>,
     pub scorer: Arc<SentimentScorer>,
     pub fundamentals: Arc<dyn FundamentalsProvider>,
+    /// Signals for the intraday loop, scanned from the same bars the skills read.
+    pub triggers: Arc<dyn TriggerSource>,
 }
 
 fn dir(var: &str, default: PathBuf) -> PathBuf {
@@ -52,8 +55,10 @@ fn dir(var: &str, default: PathBuf) -> PathBuf {
 impl Providers {
     /// The embedded dataset only: what tests and the demo read.
     pub fn embedded() -> Result<Self, ProviderSetupError> {
+        let bars: Arc<dyn BarProvider> = Arc::new(FileBarProvider::new(embedded_dir()));
         Ok(Self {
-            bars: Arc::new(FileBarProvider::new(embedded_dir())),
+            triggers: Arc::new(MacdCrossScanner::new(bars.clone())),
+            bars,
             news: Arc::new(FileNewsProvider::new(embedded_news_dir())),
             scorer: Arc::new(SentimentScorer::embedded()?),
             fundamentals: Arc::new(FileFundamentalsProvider::new(embedded_fundamentals_dir())),
@@ -86,6 +91,7 @@ impl Providers {
             ))),
         };
         Ok(Self {
+            triggers: Arc::new(MacdCrossScanner::new(bars.clone())),
             bars,
             news,
             scorer: Arc::new(SentimentScorer::embedded()?),

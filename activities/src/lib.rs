@@ -17,5 +17,6 @@ pub mod risk;
 pub mod routing;
 pub mod skill;
 pub mod skills;
+pub mod triggers;
 
 pub use bundle::DecisionSkills;

@@ -1,5 +1,6 @@
 //! `decisionctl`: the operator's command line for the decision engine.
 
+mod intraday;
 mod sample;
 
 use anyhow::{Context, Result, bail};
@@ -77,6 +78,49 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+enum LoopCommand {
+    /// Create or update (idempotently) the Temporal Schedule that starts the loop each trading
+    /// weekday at the window's start, New York time.
+    Schedule {
+        /// Loop configuration (JSON: strategy_id, watchlist, template, cadence_seconds, window,
+        /// trading_days_only, max_concurrent, kill_switch).
+        config: PathBuf,
+        #[arg(long)]
+        id: String,
+        /// Create or leave the schedule paused: it starts nothing until unpaused.
+        #[arg(long)]
+        paused: bool,
+        /// Start every N seconds instead of once a session (tests and demos).
+        #[arg(long)]
+        every_seconds: Option<u64>,
+        #[arg(long, env = "TORGHUT_TASK_QUEUE", default_value = torghut_workflows::DEFAULT_TASK_QUEUE)]
+        task_queue: String,
+    },
+    /// Turn the kill switch of running loops on or off (in-flight decisions finish). Pause the
+    /// schedule to stop future sessions.
+    KillSwitch {
+        /// A schedule id (every loop it is running) or a loop's workflow id.
+        target: String,
+        /// on or off.
+        state: String,
+    },
+    /// Replay one trading day of the embedded data through the loop and write its report.
+    ReplayDay {
+        config: PathBuf,
+        /// The New York session date, e.g. 2013-10-08.
+        #[arg(long)]
+        date: chrono::NaiveDate,
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+        /// Also write the summary as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        #[arg(long, env = "TORGHUT_TASK_QUEUE", default_value = torghut_workflows::DEFAULT_TASK_QUEUE)]
+        task_queue: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Submit a decision request (a JSON file, or - for standard input).
     ///
@@ -123,6 +167,9 @@ enum Command {
         #[arg(long)]
         min_abs_score: Option<String>,
     },
+    /// The intraday loop: its schedule, its kill switch, and day replays.
+    #[command(subcommand, name = "loop")]
+    Loop(LoopCommand),
     /// Record sample decisions over the embedded dataset (JSONL for `replay`).
     Sample {
         #[arg(short, long)]
@@ -335,6 +382,59 @@ async fn main() -> Result<()> {
                 report.changes.len(),
                 report.action_changes.values().sum::<usize>()
             );
+        }
+        Command::Loop(cmd) => {
+            let client = temporal(&cli).await?;
+            match cmd {
+                LoopCommand::Schedule {
+                    config,
+                    id,
+                    paused,
+                    every_seconds,
+                    task_queue,
+                } => {
+                    let cfg = intraday::read_config(config)?;
+                    let every = every_seconds.map(std::time::Duration::from_secs);
+                    let what =
+                        intraday::upsert_schedule(&client, id, task_queue, cfg, every, *paused)
+                            .await?;
+                    println!(
+                        "{}",
+                        serde_json::json!({"schedule_id": id, "result": what, "paused": paused,
+                            "loop_workflow_id": intraday::loop_workflow_id(id)})
+                    );
+                }
+                LoopCommand::KillSwitch { target, state } => {
+                    let on = intraday::on_off(state)?;
+                    let reached = intraday::set_kill_switch(&client, target, on).await?;
+                    println!(
+                        "{}",
+                        serde_json::json!({"workflow_ids": reached, "kill_switch": on})
+                    );
+                }
+                LoopCommand::ReplayDay {
+                    config,
+                    date,
+                    out,
+                    json,
+                    task_queue,
+                } => {
+                    let cfg = intraday::read_config(config)?;
+                    let watchlist = cfg.watchlist.clone();
+                    let (workflow_id, summary) =
+                        intraday::replay_day(&client, task_queue, cfg, *date).await?;
+                    let markdown = intraday::report(*date, &workflow_id, &watchlist, &summary);
+                    if let Some(p) = json {
+                        std::fs::write(p, serde_json::to_vec_pretty(&summary)?)
+                            .with_context(|| format!("writing {}", p.display()))?;
+                    }
+                    match out {
+                        Some(p) => std::fs::write(p, &markdown)
+                            .with_context(|| format!("writing {}", p.display()))?,
+                        None => print!("{markdown}"),
+                    }
+                }
+            }
         }
         Command::Sample { out } => {
             let records = sample::record()?;

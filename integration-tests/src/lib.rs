@@ -53,7 +53,7 @@ fn free_port() -> Result<u16> {
 }
 
 /// Directory of the workspace's built binaries (next to this test executable's `deps/`).
-fn bin_dir() -> Result<PathBuf> {
+pub fn bin_dir() -> Result<PathBuf> {
     let exe = std::env::current_exe()?;
     exe.parent()
         .and_then(Path::parent)

@@ -435,6 +435,7 @@ async fn the_openapi_document_covers_every_route() {
         "/api/torghut/decision-engine/runs/{id}",
         "/api/torghut/decision-engine/runs/{id}/events",
         "/api/torghut/decision-engine/runs/{id}/cancel",
+        "/api/torghut/decision-engine/triggers",
         "/api/torghut/market-context",
         "/api/torghut/market-context/health",
         "/healthz",

@@ -15,7 +15,7 @@ use torghut_activities::routing::ConfiguredHealth;
 use torghut_workflows::ledger::{DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS};
 use torghut_workflows::routing::{AdapterHealth, AdapterPolicy};
 use torghut_workflows::{
-    DEFAULT_TASK_QUEUE, DecisionWorkflow, ExposureLedger, MarketContextWorkflow,
+    DEFAULT_TASK_QUEUE, DecisionWorkflow, ExposureLedger, IntradayLoop, MarketContextWorkflow,
 };
 
 fn env_or(name: &str, default: &str) -> String {
@@ -146,6 +146,7 @@ async fn main() -> Result<()> {
         .register_workflow::<DecisionWorkflow>()?
         .register_workflow::<ExposureLedger>()?
         .register_workflow::<MarketContextWorkflow>()?
+        .register_workflow::<IntradayLoop>()?
         .register_activities(skills)
         .build();
     let mut worker = Worker::new(&runtime, client, options)?;

@@ -5,6 +5,7 @@
 //! crate that does I/O; the compiler checks both sides use the same types.
 
 use crate::analysis::Analysis;
+use crate::triggers::TriggerSignal;
 use serde::{Deserialize, Serialize};
 use temporalio_macros::activity_definitions;
 use temporalio_sdk::activities::ActivityError;
@@ -19,6 +20,16 @@ pub struct SkillInput {
     /// RFC 3339; the skill sees only data at or before it.
     pub as_of_utc: String,
     pub workflow_id: String,
+}
+
+/// The signals the intraday loop has not seen yet: after its watermark, up to its as-of clock.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReadTriggersInput {
+    pub watchlist: Vec<String>,
+    /// RFC 3339, exclusive; `None` on the first tick of a session.
+    pub since: Option<String>,
+    /// RFC 3339, inclusive: the loop's as-of clock.
+    pub until: String,
 }
 
 /// One context domain at as-of, without a decision request: what the market-context API reads.
@@ -138,6 +149,12 @@ impl DecisionActivities {
         unimplemented!()
     }
 
+    /// New trigger signals of a watchlist in `(since, until]`, for the intraday loop.
+    #[activity(name = "read-triggers")]
+    pub fn read_triggers(input: ReadTriggersInput) -> Result<Vec<TriggerSignal>, ActivityError> {
+        unimplemented!()
+    }
+
     /// One context domain outside a decision, for `market-context-workflow`.
     #[activity(name = "context-domain")]
     pub fn context_domain(input: ContextDomainInput) -> Result<SkillOutput, ActivityError> {
@@ -154,6 +171,6 @@ impl DecisionActivities {
 pub mod markers {
     pub use super::decision_activities::{
         ContextDomain, ExecutionRouting, Fundamentals, LlmReview, MarketContext, NewsSentiment,
-        ReleaseExposure, RiskExposureSizing, TechnicalsRegime,
+        ReadTriggers, ReleaseExposure, RiskExposureSizing, TechnicalsRegime,
     };
 }

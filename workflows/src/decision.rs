@@ -282,7 +282,7 @@ fn emit(ctx: &WorkflowContext<DecisionWorkflow>, payload: Payload) {
 
 /// Timeouts and retries of an activity step: short attempts with backoff inside a bounded total;
 /// bad input is never retried.
-fn activity_options(
+pub(crate) fn activity_options(
     summary: String,
     start_to_close_secs: u64,
     max_attempts: u32,

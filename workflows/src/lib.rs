@@ -8,14 +8,17 @@
 pub mod activity_io;
 pub mod analysis;
 pub mod decision;
+pub mod intraday_loop;
 pub mod ledger;
 pub mod market_context;
 pub mod review;
 pub mod routing;
 pub mod sizing;
 pub mod skills;
+pub mod triggers;
 
 pub use decision::{DecisionWorkflow, WORKFLOW_TYPE};
+pub use intraday_loop::IntradayLoop;
 pub use ledger::ExposureLedger;
 pub use market_context::MarketContextWorkflow;
 

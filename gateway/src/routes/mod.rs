@@ -5,6 +5,7 @@ pub mod market_context;
 pub mod openapi;
 pub mod runs;
 pub mod stream;
+pub mod triggers;
 
 use crate::AppState;
 use axum::Router;
@@ -17,6 +18,10 @@ pub fn router(state: AppState) -> Router {
             post(stream::start_and_stream),
         )
         .route("/api/torghut/decision-engine/runs", post(runs::submit))
+        .route(
+            "/api/torghut/decision-engine/triggers",
+            post(triggers::submit_triggers),
+        )
         .route("/api/torghut/decision-engine/runs/{id}", get(runs::get_run))
         .route(
             "/api/torghut/decision-engine/runs/{id}/events",
