@@ -12,6 +12,8 @@ echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== OpenAPI document (openapi-spec-validator)"
 python3 -m openapi_spec_validator gateway/openapi.json
+echo "== Kubernetes manifests (kustomize render + kubernetes-validate)"
+bash scripts/validate-manifests.sh
 # All targets in one build: the features then match `cargo test`'s, so nothing is built twice,
 # and the binaries the integration tests run are there.
 echo "== cargo build (all targets)"

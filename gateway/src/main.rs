@@ -19,6 +19,24 @@ pub struct AppState {
     pub runs: runs::Runs,
     pub hub: hub::Hub,
     pub context: context_cache::ContextCache,
+    /// True once the gateway is shutting down; open SSE streams end with a reconnect hint.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+/// SIGTERM (Kubernetes) or SIGINT (a terminal).
+async fn stop_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = term => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
 }
 
 #[tokio::main]
@@ -51,7 +69,9 @@ async fn main() -> Result<()> {
         config.policy.clone(),
         config.market_context_cache,
     );
+    let (shutting_down, shutdown) = tokio::sync::watch::channel(false);
     let state = AppState {
+        shutdown,
         context,
         runs: runs::Runs::new(
             client.clone(),
@@ -64,8 +84,12 @@ async fn main() -> Result<()> {
     };
     tracing::info!(listen = %state.config.listen, "gateway listening");
     axum::serve(listener, routes::router(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
+        .with_graceful_shutdown(async move {
+            stop_signal().await;
+            tracing::info!(
+                "shutting down: ending streams with a reconnect hint, draining requests"
+            );
+            shutting_down.send_replace(true);
         })
         .await?;
     Ok(())

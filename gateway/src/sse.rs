@@ -1,6 +1,7 @@
 //! Turning a run's snapshots into an SSE stream: `event:` is the type, `id:` the log offset,
 //! `data:` the Jangar envelope; a `retry:` hint first; heartbeat comments (no `id:`) come from
-//! axum's keep-alive. The stream ends after the terminal event.
+//! axum's keep-alive. The stream ends after the terminal event, or with a reconnect hint when the
+//! gateway shuts down.
 
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
@@ -21,6 +22,9 @@ pub struct StreamSpec {
     pub idempotent: bool,
     pub retry: Duration,
     pub heartbeat: Duration,
+    /// Turns true when the gateway shuts down: the stream then ends with a reconnect hint, so
+    /// the client resumes on another gateway with `Last-Event-ID` (the run never notices).
+    pub shutdown: watch::Receiver<bool>,
 }
 
 fn to_event(spec: &StreamSpec, e: &DecisionEvent) -> Event {
@@ -39,6 +43,7 @@ pub fn stream(
     mut rx: watch::Receiver<Snapshot>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let heartbeat = spec.heartbeat;
+    let mut shutdown = spec.shutdown.clone();
     let events = async_stream::stream! {
         yield Ok(Event::default().retry(spec.retry).comment("stream open"));
         let mut next = spec.from;
@@ -57,13 +62,32 @@ pub fn stream(
             if ended || finished {
                 break;
             }
-            if rx.changed().await.is_err() {
-                // The watcher is gone; deliver whatever it published last, then end.
-                let rest: Vec<DecisionEvent> = rx.borrow().events.iter().skip(next as usize).cloned().collect();
-                for e in &rest {
-                    yield Ok(to_event(&spec, e));
+            // None: new events; Some(false): the watcher is gone; Some(true): shutting down.
+            let stop = tokio::select! {
+                changed = rx.changed() => changed.is_err().then_some(false),
+                _ = async {
+                    // A dropped sender means no shutdown will ever be announced.
+                    if shutdown.wait_for(|down| *down).await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                } => Some(true),
+            };
+            match stop {
+                None => {}
+                Some(false) => {
+                    // Deliver whatever the watcher published last, then end.
+                    let rest: Vec<DecisionEvent> = rx.borrow().events.iter().skip(next as usize).cloned().collect();
+                    for e in &rest {
+                        yield Ok(to_event(&spec, e));
+                    }
+                    break;
                 }
-                break;
+                Some(true) => {
+                    yield Ok(Event::default()
+                        .retry(spec.retry)
+                        .comment(format!("gateway shutting down; reconnect to .../runs/{}/events with Last-Event-ID", spec.workflow_id)));
+                    break;
+                }
             }
         }
     };
@@ -87,7 +111,9 @@ mod tests {
     }
 
     fn spec(from: u64) -> StreamSpec {
+        let (_tx, shutdown) = watch::channel(false);
         StreamSpec {
+            shutdown,
             workflow_id: "decision-x".into(),
             request_id: "x".into(),
             from,
@@ -144,6 +170,33 @@ mod tests {
             "{beats:?}"
         );
         drop(tx);
+    }
+
+    #[tokio::test]
+    async fn shutdown_ends_an_open_stream_with_a_reconnect_hint() {
+        let accepted = event(0, Payload::Accepted(Accepted::default()));
+        let (_tx, rx) = watch::channel(Snapshot {
+            events: vec![accepted],
+            loaded: true,
+            ..Default::default()
+        });
+        let (down, shutdown) = watch::channel(false);
+        let mut s = spec(0);
+        s.shutdown = shutdown;
+        let body = stream(s, rx).into_response().into_body();
+        let reader = tokio::spawn(frames(body, |_| false));
+        tokio::task::yield_now().await;
+        down.send_replace(true);
+        let got = tokio::time::timeout(Duration::from_secs(5), reader)
+            .await
+            .expect("the stream ends on shutdown")
+            .expect("reader");
+        let last = got.last().expect("frames");
+        assert!(
+            last.contains("retry: 2000") && last.contains("reconnect") && !last.contains("id:"),
+            "{got:?}"
+        );
+        assert!(got.iter().any(|f| f.contains("event: decision.accepted")));
     }
 
     #[tokio::test]

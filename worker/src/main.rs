@@ -106,6 +106,22 @@ fn faults() -> Result<FaultPlan> {
     Ok(plan)
 }
 
+/// SIGTERM (Kubernetes) or SIGINT (a terminal).
+async fn stop_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = term => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     tracing_subscriber::fmt()
@@ -151,6 +167,15 @@ async fn main() -> Result<()> {
         .build();
     let mut worker = Worker::new(&runtime, client, options)?;
     tracing::info!(%address, %namespace, %task_queue, llm_configured, "worker polling");
+    // On SIGTERM/SIGINT stop polling and let in-flight activities finish; `run` returns when
+    // they have (Kubernetes' grace period bounds how long that may take).
+    let shutdown = worker.shutdown_handle();
+    tokio::spawn(async move {
+        stop_signal().await;
+        tracing::info!("shutting down: no new tasks, draining in-flight activities");
+        shutdown();
+    });
     worker.run().await?;
+    tracing::info!("worker drained and stopped");
     Ok(())
 }

@@ -132,6 +132,7 @@ pub async fn resume_events(
             idempotent: true,
             retry: state.config.sse_retry,
             heartbeat: state.config.heartbeat,
+            shutdown: state.shutdown.clone(),
         },
         rx,
     ))

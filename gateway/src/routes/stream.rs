@@ -42,6 +42,7 @@ pub async fn start_and_stream(
             idempotent: run.idempotent,
             retry: state.config.sse_retry,
             heartbeat: state.config.heartbeat,
+            shutdown: state.shutdown.clone(),
         },
         rx,
     ))
