@@ -20,13 +20,7 @@ DOCS = [ROOT / "docs" / "configuration.md", ROOT / "docs" / "providers.md"]
 # Set by the manifests (components temporal-mtls and temporal-api-key, and the overlay's
 # ConfigMap) but not read by the binaries yet: deploy/README.md, "Follow-ups for the binaries".
 # Remove a name from here once docs/configuration.md documents it.
-PENDING_IN_BINARIES = {
-    "TEMPORAL_TLS_CERT_FILE",
-    "TEMPORAL_TLS_KEY_FILE",
-    "TEMPORAL_TLS_CA_FILE",
-    "TEMPORAL_TLS_SERVER_NAME",
-    "TEMPORAL_API_KEY_FILE",
-}
+PENDING_IN_BINARIES: set[str] = set()
 # docs/configuration.md: "never set in production".
 FORBIDDEN = {"TORGHUT_FAULTS"}
 

@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use std::io::Write;
 use std::path::PathBuf;
 use std::str::FromStr;
-use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions, WorkflowHistory};
+use temporalio_client::{Client, ClientOptions, Connection, WorkflowHistory};
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
 use torghut_workflows::analysis::PolicyConfig;
 use torghut_workflows::review::{self, RecordedDecision};
@@ -224,9 +224,10 @@ async fn print_events(resp: reqwest::Response) -> Result<()> {
 }
 
 async fn temporal(cli: &Cli) -> Result<Client> {
-    let url = url::Url::parse(&cli.temporal)
-        .with_context(|| format!("--temporal: not a URL: {}", cli.temporal))?;
-    let conn = Connection::connect(ConnectionOptions::new(url).build())
+    // TLS and the API key come from the same TEMPORAL_* variables as the worker's.
+    let settings = torghut_connect::TemporalSettings::with_address(&cli.temporal, &cli.namespace)
+        .map_err(|e| anyhow::anyhow!("--temporal / {e}"))?;
+    let conn = Connection::connect(settings.connection_options())
         .await
         .with_context(|| format!("connecting to Temporal at {}", cli.temporal))?;
     Ok(Client::new(

@@ -12,8 +12,8 @@ use torghut_workflows::decision::LlmCallPolicy;
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
     pub listen: SocketAddr,
-    pub temporal_address: url::Url,
-    pub namespace: String,
+    /// Address, namespace, TLS and API key (the `TEMPORAL_*` variables; `torghut-connect`).
+    pub temporal: torghut_connect::TemporalSettings,
     pub task_queue: String,
     /// Interval of SSE heartbeat comments, within 5..=15 s.
     pub heartbeat: Duration,
@@ -61,12 +61,7 @@ impl GatewayConfig {
         let listen = listen_raw.parse().with_context(|| {
             format!("TORGHUT_GATEWAY_LISTEN: expected host:port, got {listen_raw:?}")
         })?;
-        let address = var("TEMPORAL_ADDRESS").unwrap_or_else(|| "http://127.0.0.1:7233".into());
-        let temporal_address = url::Url::parse(&address).with_context(|| {
-            format!(
-                "TEMPORAL_ADDRESS: expected a URL such as http://127.0.0.1:7233, got {address:?}"
-            )
-        })?;
+        let temporal = torghut_connect::TemporalSettings::from_env()?;
         let heartbeat_raw = var("TORGHUT_SSE_HEARTBEAT_SECONDS").unwrap_or_else(|| "10".into());
         let heartbeat: u64 = heartbeat_raw.parse().with_context(|| {
             format!("TORGHUT_SSE_HEARTBEAT_SECONDS: expected whole seconds, got {heartbeat_raw:?}")
@@ -93,8 +88,7 @@ impl GatewayConfig {
         Ok(Self {
             llm,
             listen,
-            temporal_address,
-            namespace: var("TEMPORAL_NAMESPACE").unwrap_or_else(|| "default".into()),
+            temporal,
             task_queue: var("TORGHUT_TASK_QUEUE").unwrap_or_else(|| DEFAULT_TASK_QUEUE.into()),
             heartbeat: Duration::from_secs(heartbeat),
             sse_retry: Duration::from_secs(2),

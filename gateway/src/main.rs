@@ -10,7 +10,7 @@ mod sse;
 
 use anyhow::{Context, Result};
 use std::sync::Arc;
-use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
+use temporalio_client::{Client, ClientOptions, Connection};
 
 /// Shared state of every handler.
 #[derive(Clone)]
@@ -47,13 +47,12 @@ async fn main() -> Result<()> {
         )
         .init();
     let config = config::GatewayConfig::from_env()?;
-    let connection =
-        Connection::connect(ConnectionOptions::new(config.temporal_address.clone()).build())
-            .await
-            .with_context(|| format!("connecting to Temporal at {}", config.temporal_address))?;
+    let connection = Connection::connect(config.temporal.connection_options())
+        .await
+        .with_context(|| format!("connecting to Temporal at {}", config.temporal.describe()))?;
     let client = Client::new(
         connection,
-        ClientOptions::new(config.namespace.clone()).build(),
+        ClientOptions::new(config.temporal.namespace.clone()).build(),
     )?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -5,13 +5,14 @@
 
 use anyhow::{Context, Result, bail};
 use std::sync::Arc;
-use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
+use temporalio_client::{Client, ClientOptions, Connection};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use torghut_activities::DecisionSkills;
 use torghut_activities::context::Providers;
 use torghut_activities::faults::FaultPlan;
 use torghut_activities::llm::{LlmEndpoint, Secret};
 use torghut_activities::routing::ConfiguredHealth;
+use torghut_connect::TemporalSettings;
 use torghut_workflows::ledger::{DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS};
 use torghut_workflows::routing::{AdapterHealth, AdapterPolicy};
 use torghut_workflows::{
@@ -131,12 +132,10 @@ async fn main() -> Result<()> {
         )
         .init();
 
-    let address = env_or("TEMPORAL_ADDRESS", "http://127.0.0.1:7233");
-    let namespace = env_or("TEMPORAL_NAMESPACE", "default");
+    let temporal = TemporalSettings::from_env()?;
+    let address = temporal.describe();
+    let namespace = temporal.namespace.clone();
     let task_queue = env_or("TORGHUT_TASK_QUEUE", DEFAULT_TASK_QUEUE);
-    let target = url::Url::parse(&address).with_context(|| {
-        format!("TEMPORAL_ADDRESS: expected a URL such as http://127.0.0.1:7233, got {address:?}")
-    })?;
 
     let skills = DecisionSkills {
         // Every provider setting is checked here, so a bad one stops the worker at start
@@ -154,7 +153,7 @@ async fn main() -> Result<()> {
     let llm_configured = skills.llm.is_some();
 
     let runtime = Runtime::from_current_tokio(Default::default())?;
-    let connection = Connection::connect(ConnectionOptions::new(target).build())
+    let connection = Connection::connect(temporal.connection_options())
         .await
         .with_context(|| format!("connecting to Temporal at {address}"))?;
     let client = Client::new(connection, ClientOptions::new(namespace.clone()).build())?;

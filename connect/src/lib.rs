@@ -1,0 +1,297 @@
+//! How every binary (worker, gateway, decisionctl) connects to Temporal, from one set of
+//! environment variables, so a TLS or API-key setting cannot apply to one and be forgotten in
+//! another.
+//!
+//! | variable | meaning |
+//! | --- | --- |
+//! | `TEMPORAL_ADDRESS` | frontend URL (default `http://127.0.0.1:7233`); `https://` turns TLS on |
+//! | `TEMPORAL_NAMESPACE` | namespace (default `default`) |
+//! | `TEMPORAL_TLS` | `true` turns TLS on with the system roots (e.g. Temporal Cloud with an API key) |
+//! | `TEMPORAL_TLS_CERT_FILE`, `TEMPORAL_TLS_KEY_FILE` | PEM client certificate and key: mTLS; both or neither |
+//! | `TEMPORAL_TLS_CA_FILE` | PEM CA of the server (default: system roots) |
+//! | `TEMPORAL_TLS_SERVER_NAME` | name to verify the server certificate against (default: the address's host) |
+//! | `TEMPORAL_API_KEY` / `TEMPORAL_API_KEY_FILE` | API key sent as a bearer token; never logged |
+//!
+//! Any TLS file, server name or API key turns TLS on (a key is never sent in plaintext). Errors
+//! name the variable.
+
+use std::fmt;
+use temporalio_client::{ClientTlsOptions, ConnectionOptions, TlsOptions};
+use url::Url;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {reason}")]
+pub struct ConnectError {
+    pub var: &'static str,
+    pub reason: String,
+}
+
+fn err(var: &'static str, reason: impl Into<String>) -> ConnectError {
+    ConnectError {
+        var,
+        reason: reason.into(),
+    }
+}
+
+/// The API key; its `Debug` never shows it.
+#[derive(Clone)]
+pub struct ApiKey(String);
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey([redacted])")
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Tls {
+    pub ca: Option<Vec<u8>>,
+    pub server_name: Option<String>,
+    /// PEM certificate and key, for mTLS.
+    pub client: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TemporalSettings {
+    pub address: Url,
+    pub namespace: String,
+    pub tls: Option<Tls>,
+    pub api_key: Option<ApiKey>,
+}
+
+/// Where settings come from: the process environment, or a map in tests.
+pub trait Source {
+    fn get(&self, var: &str) -> Option<String>;
+}
+
+pub struct Env;
+
+impl Source for Env {
+    fn get(&self, var: &str) -> Option<String> {
+        std::env::var(var).ok().filter(|v| !v.trim().is_empty())
+    }
+}
+
+impl<S: std::hash::BuildHasher> Source for std::collections::HashMap<&str, String, S> {
+    fn get(&self, var: &str) -> Option<String> {
+        std::collections::HashMap::get(self, var)
+            .cloned()
+            .filter(|v| !v.trim().is_empty())
+    }
+}
+
+fn read(var: &'static str, path: &str) -> Result<Vec<u8>, ConnectError> {
+    std::fs::read(path).map_err(|e| err(var, format!("cannot read {path}: {e}")))
+}
+
+impl TemporalSettings {
+    pub fn from_env() -> Result<Self, ConnectError> {
+        Self::from_source(&Env)
+    }
+
+    /// `address` and `namespace` may come from elsewhere (command-line flags); TLS and the
+    /// API key always come from the environment.
+    pub fn with_address(address: &str, namespace: &str) -> Result<Self, ConnectError> {
+        let mut s = Self::from_env()?;
+        s.address = parse_address(address)?;
+        s.namespace = namespace.to_owned();
+        if s.address.scheme() == "https" && s.tls.is_none() {
+            s.tls = Some(Tls::default());
+        }
+        Ok(s)
+    }
+
+    pub fn from_source(src: &dyn Source) -> Result<Self, ConnectError> {
+        let address = parse_address(
+            &src.get("TEMPORAL_ADDRESS")
+                .unwrap_or_else(|| "http://127.0.0.1:7233".into()),
+        )?;
+        let namespace = src
+            .get("TEMPORAL_NAMESPACE")
+            .unwrap_or_else(|| "default".into());
+        let explicit = match src.get("TEMPORAL_TLS").as_deref() {
+            None | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => true,
+            Some(other) => {
+                return Err(err(
+                    "TEMPORAL_TLS",
+                    format!("expected true or false, got {other:?}"),
+                ));
+            }
+        };
+        let client = match (
+            src.get("TEMPORAL_TLS_CERT_FILE"),
+            src.get("TEMPORAL_TLS_KEY_FILE"),
+        ) {
+            (Some(c), Some(k)) => Some((
+                read("TEMPORAL_TLS_CERT_FILE", &c)?,
+                read("TEMPORAL_TLS_KEY_FILE", &k)?,
+            )),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(err(
+                    "TEMPORAL_TLS_KEY_FILE",
+                    "required with TEMPORAL_TLS_CERT_FILE (mTLS needs both)",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(err(
+                    "TEMPORAL_TLS_CERT_FILE",
+                    "required with TEMPORAL_TLS_KEY_FILE (mTLS needs both)",
+                ));
+            }
+        };
+        let ca = src
+            .get("TEMPORAL_TLS_CA_FILE")
+            .map(|p| read("TEMPORAL_TLS_CA_FILE", &p))
+            .transpose()?;
+        let server_name = src.get("TEMPORAL_TLS_SERVER_NAME");
+        let api_key = match (
+            src.get("TEMPORAL_API_KEY"),
+            src.get("TEMPORAL_API_KEY_FILE"),
+        ) {
+            (Some(k), _) => Some(ApiKey(k.trim().to_owned())),
+            (None, Some(p)) => Some(ApiKey(
+                String::from_utf8(read("TEMPORAL_API_KEY_FILE", &p)?)
+                    .map_err(|_| err("TEMPORAL_API_KEY_FILE", "not UTF-8"))?
+                    .trim()
+                    .to_owned(),
+            )),
+            (None, None) => None,
+        };
+        // An API key over plaintext would hand it to anyone on the path: a key turns TLS on.
+        let on = explicit
+            || api_key.is_some()
+            || address.scheme() == "https"
+            || client.is_some()
+            || ca.is_some()
+            || server_name.is_some();
+        let tls = on.then_some(Tls {
+            ca,
+            server_name,
+            client,
+        });
+        Ok(Self {
+            address,
+            namespace,
+            tls,
+            api_key,
+        })
+    }
+
+    pub fn connection_options(&self) -> ConnectionOptions {
+        let tls = self.tls.as_ref().map(|t| {
+            TlsOptions::builder()
+                .maybe_server_root_ca_cert(t.ca.clone())
+                .maybe_domain(t.server_name.clone())
+                .maybe_client_tls_options(t.client.as_ref().map(|(cert, key)| {
+                    ClientTlsOptions::builder()
+                        .client_cert(cert.clone())
+                        .client_private_key(key.clone())
+                        .build()
+                }))
+                .build()
+        });
+        ConnectionOptions::new(self.address.clone())
+            .maybe_tls_options(tls)
+            .maybe_api_key(self.api_key.as_ref().map(|k| k.0.clone()))
+            .build()
+    }
+
+    /// How the connection is secured, for the start-up log line (never the key itself).
+    pub fn describe(&self) -> String {
+        let tls = match &self.tls {
+            None => "plaintext",
+            Some(t) if t.client.is_some() => "mTLS",
+            Some(_) => "TLS",
+        };
+        let key = if self.api_key.is_some() {
+            " + API key"
+        } else {
+            ""
+        };
+        format!("{} ({tls}{key})", self.address)
+    }
+}
+
+fn parse_address(raw: &str) -> Result<Url, ConnectError> {
+    let url = Url::parse(raw).map_err(|e| {
+        err(
+            "TEMPORAL_ADDRESS",
+            format!("expected a URL such as http://127.0.0.1:7233, got {raw:?}: {e}"),
+        )
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(err(
+            "TEMPORAL_ADDRESS",
+            format!("expected http:// or https://, got {raw:?}"),
+        ));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&'static str, &str)]) -> Result<TemporalSettings, ConnectError> {
+        let map: HashMap<&str, String> = vars.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+        TemporalSettings::from_source(&map)
+    }
+
+    fn pem_file(name: &str) -> String {
+        let p = std::env::temp_dir().join(format!("torghut-connect-{}-{name}", std::process::id()));
+        std::fs::write(
+            &p,
+            b"-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n",
+        )
+        .expect("write");
+        p.to_string_lossy().into_owned()
+    }
+
+    #[test]
+    fn plaintext_by_default_and_tls_from_any_tls_setting() {
+        let s = settings(&[]).expect("defaults");
+        assert!(s.tls.is_none() && s.api_key.is_none());
+        assert_eq!(s.describe(), "http://127.0.0.1:7233/ (plaintext)");
+        let https =
+            settings(&[("TEMPORAL_ADDRESS", "https://ns.tmprl.cloud:7233")]).expect("https");
+        assert!(https.tls.is_some());
+        let keyed = settings(&[("TEMPORAL_API_KEY", "k")]).expect("key");
+        assert_eq!(keyed.describe(), "http://127.0.0.1:7233/ (TLS + API key)");
+        let named = settings(&[("TEMPORAL_TLS_SERVER_NAME", "temporal.internal")]).expect("name");
+        assert_eq!(
+            named.tls.and_then(|t| t.server_name).as_deref(),
+            Some("temporal.internal")
+        );
+        let (cert, key) = (pem_file("cert"), pem_file("key"));
+        let mtls = settings(&[
+            ("TEMPORAL_TLS_CERT_FILE", &cert),
+            ("TEMPORAL_TLS_KEY_FILE", &key),
+            ("TEMPORAL_API_KEY", "  key-123 "),
+        ])
+        .expect("mtls");
+        assert!(mtls.tls.as_ref().is_some_and(|t| t.client.is_some()));
+        assert_eq!(mtls.describe(), "http://127.0.0.1:7233/ (mTLS + API key)");
+        assert!(
+            !format!("{mtls:?}").contains("key-123"),
+            "the key is never printed"
+        );
+        let _ = mtls.connection_options();
+    }
+
+    #[test]
+    fn bad_settings_name_the_variable() {
+        let cert = pem_file("only-cert");
+        let half = settings(&[("TEMPORAL_TLS_CERT_FILE", &cert)]).expect_err("half mTLS");
+        assert_eq!(half.var, "TEMPORAL_TLS_KEY_FILE");
+        let missing = settings(&[("TEMPORAL_TLS_CA_FILE", "/nonexistent/ca.pem")]).expect_err("ca");
+        assert_eq!(missing.var, "TEMPORAL_TLS_CA_FILE");
+        assert!(missing.reason.contains("/nonexistent/ca.pem"));
+        let bad = settings(&[("TEMPORAL_ADDRESS", "127.0.0.1:7233")]).expect_err("scheme");
+        assert_eq!(bad.var, "TEMPORAL_ADDRESS");
+        let flag = settings(&[("TEMPORAL_TLS", "yes")]).expect_err("flag");
+        assert_eq!(flag.var, "TEMPORAL_TLS");
+    }
+}
