@@ -1,6 +1,6 @@
-//! How every binary (worker, gateway, decisionctl) connects to Temporal, from one set of
-//! environment variables, so a TLS or API-key setting cannot apply to one and be forgotten in
-//! another.
+//! The process edge every binary (worker, gateway, decisionctl) shares: how it connects to
+//! Temporal, from one set of environment variables, so a TLS or API-key setting cannot apply to
+//! one and be forgotten in another; and [`stop_signal`], when it must drain and stop.
 //!
 //! | variable | meaning |
 //! | --- | --- |
@@ -211,6 +211,23 @@ impl TemporalSettings {
             ""
         };
         format!("{} ({tls}{key})", self.address)
+    }
+}
+
+/// Resolves on SIGTERM (what Kubernetes sends) or SIGINT (a terminal): when a binary must stop
+/// taking work and drain. Shared so every binary stops on the same signals.
+pub async fn stop_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = term => {}
+        _ = tokio::signal::ctrl_c() => {}
     }
 }
 

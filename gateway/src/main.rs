@@ -23,22 +23,6 @@ pub struct AppState {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
-/// SIGTERM (Kubernetes) or SIGINT (a terminal).
-async fn stop_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = term => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
     tracing_subscriber::fmt()
@@ -84,7 +68,7 @@ async fn main() -> Result<()> {
     tracing::info!(listen = %state.config.listen, "gateway listening");
     axum::serve(listener, routes::router(state))
         .with_graceful_shutdown(async move {
-            stop_signal().await;
+            torghut_connect::stop_signal().await;
             tracing::info!(
                 "shutting down: ending streams with a reconnect hint, draining requests"
             );

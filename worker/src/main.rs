@@ -107,22 +107,6 @@ fn faults() -> Result<FaultPlan> {
     Ok(plan)
 }
 
-/// SIGTERM (Kubernetes) or SIGINT (a terminal).
-async fn stop_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = term => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
     tracing_subscriber::fmt()
@@ -170,7 +154,7 @@ async fn main() -> Result<()> {
     // they have (Kubernetes' grace period bounds how long that may take).
     let shutdown = worker.shutdown_handle();
     tokio::spawn(async move {
-        stop_signal().await;
+        torghut_connect::stop_signal().await;
         tracing::info!("shutting down: no new tasks, draining in-flight activities");
         shutdown();
     });

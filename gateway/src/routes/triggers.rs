@@ -21,7 +21,6 @@ use torghut_workflows::triggers::{TriggerSignal, build_request, dedupe_key};
 pub const MAX_TRIGGERS: usize = 500;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct TriggersBody {
     strategy_id: String,
     portfolio: Portfolio,
