@@ -25,6 +25,8 @@ pub struct GatewayConfig {
     pub market_context_probe_symbol: String,
     /// How long a merged market context is reused for the same symbol and as-of.
     pub market_context_cache: Duration,
+    /// Bearer tokens and their rate limit; `None`: authentication off.
+    pub auth: Option<std::sync::Arc<crate::auth::Auth>>,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -42,6 +44,21 @@ fn bounded(name: &str, default: u32, min: u32, max: u32) -> Result<u32> {
         bail!("{name}: expected {min}..={max}, got {v}");
     }
     Ok(v)
+}
+
+/// Tokens from `TORGHUT_API_TOKENS_FILE` (a mounted Secret) or `TORGHUT_API_TOKENS`.
+fn auth() -> Result<Option<std::sync::Arc<crate::auth::Auth>>> {
+    let per_minute = bounded("TORGHUT_RATE_LIMIT_PER_MINUTE", 600, 0, 1_000_000)?;
+    let (var, spec) = match (var("TORGHUT_API_TOKENS_FILE"), var("TORGHUT_API_TOKENS")) {
+        (Some(path), _) => (
+            "TORGHUT_API_TOKENS_FILE",
+            std::fs::read_to_string(&path)
+                .with_context(|| format!("TORGHUT_API_TOKENS_FILE: cannot read {path}"))?,
+        ),
+        (None, Some(spec)) => ("TORGHUT_API_TOKENS", spec),
+        (None, None) => return Ok(None),
+    };
+    Ok(crate::auth::Auth::parse(var, &spec, per_minute)?)
 }
 
 fn probe_symbol() -> Result<String> {
@@ -94,6 +111,7 @@ impl GatewayConfig {
             sse_retry: Duration::from_secs(2),
             policy,
             market_context_probe_symbol: probe_symbol()?,
+            auth: auth()?,
             market_context_cache: Duration::from_secs(u64::from(bounded(
                 "TORGHUT_MARKET_CONTEXT_CACHE_SECONDS",
                 60,

@@ -1,5 +1,6 @@
 //! `torghut-gateway`: the HTTP face of the decision engine.
 
+mod auth;
 mod config;
 mod context_cache;
 mod error;
@@ -66,7 +67,17 @@ async fn main() -> Result<()> {
         config: Arc::new(config),
     };
     tracing::info!(listen = %state.config.listen, "gateway listening");
-    axum::serve(listener, routes::router(state))
+    if state.config.auth.is_none() {
+        tracing::warn!(
+            "authentication is OFF: set TORGHUT_API_TOKENS_FILE for anything but local use"
+        );
+    }
+    let auth = state.config.auth.clone();
+    let app = routes::router(state).layer(axum::middleware::from_fn_with_state(
+        auth,
+        auth::require_token,
+    ));
+    axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             torghut_connect::stop_signal().await;
             tracing::info!(
