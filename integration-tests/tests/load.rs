@@ -1,4 +1,4 @@
-//! A load test through the gateway: 400 distinct decisions mixed with 60 duplicates and 60 bad
+//! A load test through the gateway: 500 distinct decisions mixed with 60 duplicates and 60 bad
 //! inputs, fired 32 at a time. Every valid request gets exactly one run and exactly one terminal
 //! event; every bad one a 4xx and no run. (Figures of speed belong to benchmarks, not here: this
 //! test asserts outcomes only.)
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use temporalio_client::WorkflowCountOptions;
 use torghut_integration_tests::{sample_request, stack};
 
-const VALID: usize = 400;
+const VALID: usize = 500;
 const DUPLICATES: usize = 60;
 const BAD: usize = 60;
 const CONCURRENCY: usize = 32;
