@@ -34,6 +34,14 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// A 422 naming the field (a JSON path or a query parameter) and why it is wrong.
+    pub fn field(path: impl Into<String>, reason: impl Into<String>) -> Self {
+        ApiError::InvalidField(FieldError {
+            path: path.into(),
+            reason: reason.into(),
+        })
+    }
+
     pub fn invalid(e: FieldError) -> Self {
         if e.path == "$" && e.reason.starts_with("malformed JSON") {
             ApiError::MalformedJson(e)

@@ -274,6 +274,32 @@ kill "$child" 2>/dev/null; sleep 1; kill -9 "$child" 2>/dev/null; wait"#;
         )?)
     }
 
+    /// How many workflows match a visibility query (e.g. `StrategyId = 'x'`).
+    pub async fn count_workflows(&self, query: &str) -> Result<usize> {
+        Ok(self
+            .temporal()
+            .await?
+            .count_workflows(
+                query.to_owned(),
+                temporalio_client::WorkflowCountOptions::default(),
+            )
+            .await?
+            .count())
+    }
+
+    /// Visibility (search attributes) trails the runs by a moment: polls until the count is
+    /// `expected` or 15 s pass, and returns the last count.
+    pub async fn settled_count(&self, query: &str, expected: usize) -> Result<usize> {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let n = self.count_workflows(query).await?;
+            if n == expected || Instant::now() > deadline {
+                return Ok(n);
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
     /// A run's Temporal history as JSON text (what `decisionctl history` exports).
     pub async fn history_json(&self, workflow_id: &str) -> Result<String> {
         let bytes = self

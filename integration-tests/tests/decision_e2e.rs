@@ -32,13 +32,10 @@ async fn stream_to_end(body: &Value) -> SseLog {
 }
 
 async fn executions(request_id: &str) -> usize {
-    let client = stack().temporal().await.expect("temporal client");
-    let query = format!("WorkflowId = 'decision-{request_id}'");
-    client
-        .count_workflows(query, WorkflowCountOptions::default())
+    stack()
+        .count_workflows(&format!("WorkflowId = 'decision-{request_id}'"))
         .await
         .expect("count")
-        .count()
 }
 
 #[tokio::test]

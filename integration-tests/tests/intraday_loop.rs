@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use std::time::{Duration, Instant};
 use temporalio_client::{
-    WorkflowCountOptions, WorkflowExecuteUpdateOptions, WorkflowGetResultOptions,
-    WorkflowQueryOptions, WorkflowStartOptions,
+    WorkflowExecuteUpdateOptions, WorkflowGetResultOptions, WorkflowQueryOptions,
+    WorkflowStartOptions,
 };
 use torghut_activities::bars::{FileBarProvider, embedded_dir};
 use torghut_activities::triggers::{MacdCrossScanner, TriggerSource};
@@ -46,27 +46,14 @@ fn loop_config(strategy: &str, watchlist: &[&str], extra: Value) -> LoopConfig {
 }
 
 async fn count(query: String) -> usize {
-    stack()
-        .temporal()
-        .await
-        .expect("temporal")
-        .count_workflows(query, WorkflowCountOptions::default())
-        .await
-        .expect("count")
-        .count()
+    stack().count_workflows(&query).await.expect("count")
 }
 
-/// Visibility (search attributes) trails the runs by a moment: poll until the count is
-/// `expected` or 15 s pass, and return the last count.
 async fn settled_count(query: String, expected: usize) -> usize {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let n = count(query.clone()).await;
-        if n == expected || Instant::now() > deadline {
-            return n;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    stack()
+        .settled_count(&query, expected)
+        .await
+        .expect("count")
 }
 
 #[tokio::test]

@@ -7,7 +7,6 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-use temporalio_client::WorkflowCountOptions;
 use torghut_integration_tests::{sample_request, stack};
 
 const VALID: usize = 500;
@@ -77,17 +76,6 @@ async fn post(client: &reqwest::Client, body: &Body) -> (u16, Value) {
     let resp = req.send().await.expect("gateway");
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(Value::Null))
-}
-
-async fn count(query: String) -> usize {
-    stack()
-        .temporal()
-        .await
-        .expect("temporal")
-        .count_workflows(query, WorkflowCountOptions::default())
-        .await
-        .expect("count")
-        .count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -192,14 +180,14 @@ async fn every_valid_request_gets_one_run_and_one_terminal_event_every_bad_one_a
     }
 
     // And Temporal agrees: one execution per valid request, none for the bad ones.
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let n = count(format!("StrategyId = '{strategy}'")).await;
-        if n == VALID || Instant::now() > deadline {
-            assert_eq!(n, VALID);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    assert_eq!(count(format!("StrategyId = '{bad_strategy}'")).await, 0);
+    let settled = stack()
+        .settled_count(&format!("StrategyId = '{strategy}'"), VALID)
+        .await
+        .expect("count");
+    assert_eq!(settled, VALID);
+    let none = stack()
+        .count_workflows(&format!("StrategyId = '{bad_strategy}'"))
+        .await
+        .expect("count");
+    assert_eq!(none, 0);
 }

@@ -127,7 +127,7 @@ impl AlpacaNewsProvider {
                 break;
             }
         }
-        items.retain(|n| n.created_at <= as_of && n.created_at > start);
+        items.retain(|n| n.visible(as_of, lookback));
         Ok(items)
     }
 }

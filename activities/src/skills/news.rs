@@ -28,6 +28,13 @@ pub struct NewsItem {
     pub symbols: Vec<String>,
 }
 
+impl NewsItem {
+    /// Published in `(as_of - lookback, as_of]`: what a decision at `as_of` may see.
+    pub fn visible(&self, as_of: DateTime<Utc>, lookback: Duration) -> bool {
+        self.created_at <= as_of && self.created_at > as_of - lookback
+    }
+}
+
 /// Alpaca's `GET /v1beta1/news` response, as it comes over the wire.
 #[derive(Debug, Deserialize)]
 pub struct AlpacaNewsResponse {
@@ -110,7 +117,7 @@ impl NewsProvider for FileNewsProvider {
             .news
             .into_iter()
             .map(NewsItem::from)
-            .filter(|n| n.created_at <= as_of && n.created_at > as_of - lookback)
+            .filter(|n| n.visible(as_of, lookback))
             .collect())
     }
 }

@@ -9,7 +9,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use torghut_proto::FieldError;
 use torghut_proto::model::Symbol;
 use torghut_workflows::market_context::health;
 
@@ -19,17 +18,10 @@ pub struct ContextQuery {
     as_of: Option<String>,
 }
 
-fn invalid(path: &str, reason: impl Into<String>) -> ApiError {
-    ApiError::InvalidField(FieldError {
-        path: path.to_owned(),
-        reason: reason.into(),
-    })
-}
-
 fn parse_symbol(raw: Option<&str>) -> Result<Option<Symbol>, ApiError> {
     raw.map(|s| {
         Symbol::parse(s).ok_or_else(|| {
-            invalid(
+            ApiError::field(
                 "symbol",
                 format!("expected an upper-case ticker such as IBM or BRK.B, got {s:?}"),
             )
@@ -43,7 +35,7 @@ fn parse_as_of(raw: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
         DateTime::parse_from_rfc3339(s)
             .map(|t| t.with_timezone(&Utc))
             .map_err(|e| {
-                invalid(
+                ApiError::field(
                     "as_of",
                     format!("expected an RFC 3339 timestamp such as 2013-10-08T14:30:00Z, got {s:?}: {e}"),
                 )
@@ -57,7 +49,7 @@ pub async fn market_context(
     Query(q): Query<ContextQuery>,
 ) -> Result<Response, ApiError> {
     let symbol = parse_symbol(q.symbol.as_deref())?
-        .ok_or_else(|| invalid("symbol", "required query parameter"))?;
+        .ok_or_else(|| ApiError::field("symbol", "required query parameter"))?;
     let as_of = parse_as_of(q.as_of.as_deref())?;
     let (bundle, hit) = state
         .context

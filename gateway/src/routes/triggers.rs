@@ -34,13 +34,6 @@ pub struct TriggersBody {
     triggers: Vec<TriggerSignal>,
 }
 
-fn invalid(path: String, reason: impl Into<String>) -> ApiError {
-    ApiError::InvalidField(FieldError {
-        path,
-        reason: reason.into(),
-    })
-}
-
 /// A request-level path as the path inside this body: the signal's own fields live under
 /// `triggers[i]`, the shared ones keep their names.
 fn path_in_body(i: usize, path: &str) -> String {
@@ -68,12 +61,12 @@ pub async fn submit_triggers(
                 reason: format!("malformed JSON: {reason}"),
             })
         } else {
-            invalid("$".into(), reason)
+            ApiError::field("$", reason)
         }
     })?;
     if parsed.triggers.is_empty() || parsed.triggers.len() > MAX_TRIGGERS {
-        return Err(invalid(
-            "triggers".into(),
+        return Err(ApiError::field(
+            "triggers",
             format!(
                 "expected 1..={MAX_TRIGGERS} signals, got {}",
                 parsed.triggers.len()
@@ -98,8 +91,8 @@ pub async fn submit_triggers(
     let mut keys = Vec::with_capacity(parsed.triggers.len());
     for (i, signal) in parsed.triggers.iter().enumerate() {
         let wire = build_request(&template, &parsed.strategy_id, signal);
-        let validated =
-            model::validate(&wire).map_err(|e| invalid(path_in_body(i, &e.path), e.reason))?;
+        let validated = model::validate(&wire)
+            .map_err(|e| ApiError::field(path_in_body(i, &e.path), e.reason))?;
         let key = dedupe_key(&parsed.strategy_id, signal);
         keys.push(key.clone());
         distinct.entry(key).or_insert((i, wire, validated));
