@@ -13,6 +13,7 @@ mod serve;
 pub mod sse;
 
 use anyhow::{Context, Result, bail};
+use std::collections::HashMap;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -22,14 +23,28 @@ use std::time::{Duration, Instant};
 pub struct Stack {
     pub openai: openai_fake::FakeOpenAi,
     worker_env: Vec<(String, String)>,
-    worker: Mutex<Option<u32>>,
+    /// Watchdog pid of each running process, by name (`temporal`, `worker`, `gateway`).
+    running: Mutex<HashMap<&'static str, u32>>,
     pub temporal_address: String,
+    ui_port: u16,
+    gateway_addr: String,
+    /// The Temporal dev server's SQLite file: a restarted server resumes from it.
+    pub temporal_db: PathBuf,
     /// The Temporal UI served by the dev server.
     pub ui_url: String,
     pub gateway_url: String,
     pub namespace: String,
     pub log_dir: PathBuf,
     children: Mutex<Vec<Child>>,
+}
+
+/// How [`Stack::stop`] ends a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// SIGTERM, then wait for the process to exit: a rollout or a drain.
+    Graceful,
+    /// SIGKILL: a crash or an OOM kill, with no chance to clean up.
+    Kill,
 }
 
 static STACK: OnceLock<Stack> = OnceLock::new();
@@ -112,17 +127,33 @@ impl Stack {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
-            worker: Mutex::new(None),
-            temporal_address: temporal_address.clone(),
+            running: Mutex::new(HashMap::new()),
+            temporal_address,
+            ui_port,
             gateway_url: format!("http://{gateway_addr}"),
+            gateway_addr,
+            temporal_db: log_dir.join("temporal.db"),
             ui_url: format!("http://127.0.0.1:{ui_port}"),
             namespace: "default".into(),
-            log_dir: log_dir.clone(),
+            log_dir,
             children: Mutex::new(Vec::new()),
         };
+        stack.start_temporal()?;
+        stack.start_worker()?;
+        stack.start_gateway()?;
+        Ok(stack)
+    }
 
-        let db = log_dir.join("temporal.db");
-        stack.spawn(
+    /// Starts the Temporal dev server (again, after [`Stack::stop`]) on the same ports and the
+    /// same database file, and waits until it accepts connections.
+    pub fn start_temporal(&self) -> Result<()> {
+        let port = self
+            .temporal_address
+            .rsplit(':')
+            .next()
+            .context("temporal address has no port")?
+            .to_owned();
+        self.spawn(
             "temporal",
             Command::new("temporal").args([
                 "server",
@@ -130,13 +161,13 @@ impl Stack {
                 "--ip",
                 "127.0.0.1",
                 "--port",
-                &temporal_port.to_string(),
+                &port,
                 "--ui-port",
-                &ui_port.to_string(),
+                &self.ui_port.to_string(),
                 "--log-level",
                 "warn",
                 "--db-filename",
-                &db.to_string_lossy(),
+                &self.temporal_db.to_string_lossy(),
                 "--search-attribute",
                 "Symbol=Keyword",
                 "--search-attribute",
@@ -148,34 +179,11 @@ impl Stack {
             ]),
         )?;
         wait_until("temporal", Duration::from_secs(60), || {
-            TcpStream::connect(&temporal_address).is_ok()
-        })?;
-
-        let temporal_url = format!("http://{temporal_address}");
-        stack.start_worker()?;
-        stack.spawn(
-            "gateway",
-            Command::new(bins.join("torghut-gateway"))
-                .env("TEMPORAL_ADDRESS", &temporal_url)
-                .env("TORGHUT_GATEWAY_LISTEN", &gateway_addr)
-                .env("TORGHUT_SSE_HEARTBEAT_SECONDS", "5")
-                .env("TORGHUT_LLM_TIMEOUT_SECONDS", "2")
-                .env("TORGHUT_LLM_MAX_ATTEMPTS", "2")
-                .envs(
-                    stack
-                        .worker_env
-                        .iter()
-                        .map(|(k, v)| (k.as_str(), v.as_str())),
-                )
-                .env("RUST_LOG", "debug,h2=info,hyper=info,tonic=info,tower=info"),
-        )?;
-        wait_until("gateway /readyz", Duration::from_secs(60), || {
-            http_ok(&gateway_addr, "/readyz")
-        })?;
-        Ok(stack)
+            TcpStream::connect(&self.temporal_address).is_ok()
+        })
     }
 
-    /// Starts a worker (again, after [`Stack::kill_worker`]); its log is `worker.log`, appended.
+    /// Starts a worker (again, after [`Stack::stop`]); its log is `worker.log`, appended.
     pub fn start_worker(&self) -> Result<()> {
         let bins = bin_dir()?;
         let mut cmd = Command::new(bins.join("torghut-worker"));
@@ -192,39 +200,97 @@ impl Stack {
         for (k, v) in &self.worker_env {
             cmd.env(k, v);
         }
-        let pid = self.spawn("worker", &mut cmd)?;
-        if let Ok(mut w) = self.worker.lock() {
-            *w = Some(pid);
+        self.spawn("worker", &mut cmd)?;
+        Ok(())
+    }
+
+    /// Starts the gateway (again, after [`Stack::stop`]) on the same address and waits until
+    /// it is ready; its log is `gateway.log`, appended.
+    pub fn start_gateway(&self) -> Result<()> {
+        let bins = bin_dir()?;
+        self.spawn(
+            "gateway",
+            Command::new(bins.join("torghut-gateway"))
+                .env(
+                    "TEMPORAL_ADDRESS",
+                    format!("http://{}", self.temporal_address),
+                )
+                .env("TORGHUT_GATEWAY_LISTEN", &self.gateway_addr)
+                .env("TORGHUT_SSE_HEARTBEAT_SECONDS", "5")
+                .env("TORGHUT_LLM_TIMEOUT_SECONDS", "2")
+                .env("TORGHUT_LLM_MAX_ATTEMPTS", "2")
+                .envs(
+                    self.worker_env
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str())),
+                )
+                .env("RUST_LOG", "debug,h2=info,hyper=info,tonic=info,tower=info"),
+        )?;
+        wait_until("gateway /readyz", Duration::from_secs(60), || {
+            http_ok(&self.gateway_addr, "/readyz")
+        })
+    }
+
+    /// The pid of a running process of the stack (`temporal`, `worker`, `gateway`), not of its
+    /// watchdog: what a test signals, or reads `/proc` of.
+    pub fn pid(&self, name: &str) -> Result<u32> {
+        let watchdog = *self
+            .running
+            .lock()
+            .map_err(|_| anyhow::anyhow!("poisoned"))?
+            .get(name)
+            .with_context(|| format!("no {name} running"))?;
+        let out = Command::new("pgrep")
+            .args(["-P", &watchdog.to_string()])
+            .output()?;
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .next()
+            .with_context(|| format!("{name} process not found under watchdog {watchdog}"))?
+            .parse()
+            .context("pgrep printed a non-numeric pid")
+    }
+
+    /// Stops a process of the stack and waits (up to 30 s) until it is gone, so a restart can
+    /// take its port.
+    pub fn stop(&self, name: &str, how: Stop) -> Result<()> {
+        let pid = self.pid(name)?;
+        let signal = match how {
+            Stop::Graceful => "-TERM",
+            Stop::Kill => "-KILL",
+        };
+        let status = Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()?;
+        if !status.success() {
+            bail!("kill {signal} {pid} ({name}) failed");
         }
+        let proc_dir = PathBuf::from(format!("/proc/{pid}"));
+        wait_until(
+            &format!("{name} ({pid}) to exit"),
+            Duration::from_secs(30),
+            || {
+                // A zombie is gone for our purposes: its ports are closed.
+                std::fs::read_to_string(proc_dir.join("stat"))
+                    .map(|stat| stat.contains(") Z "))
+                    .unwrap_or(true)
+            },
+        )?;
+        self.running
+            .lock()
+            .map_err(|_| anyhow::anyhow!("poisoned"))?
+            .remove(name);
         Ok(())
     }
 
     /// SIGKILLs the worker process (not its watchdog): a crash, with no chance to clean up.
     pub fn kill_worker(&self) -> Result<()> {
-        let watchdog = self
-            .worker
-            .lock()
-            .ok()
-            .and_then(|mut w| w.take())
-            .context("no worker running")?;
-        let out = Command::new("pgrep")
-            .args(["-P", &watchdog.to_string()])
-            .output()?;
-        let pids = String::from_utf8_lossy(&out.stdout).to_string();
-        let pid = pids
-            .split_whitespace()
-            .next()
-            .context("worker process not found")?;
-        let status = Command::new("kill").args(["-9", pid]).status()?;
-        if !status.success() {
-            bail!("kill -9 {pid} failed");
-        }
-        Ok(())
+        self.stop("worker", Stop::Kill)
     }
 
     /// Starts `cmd` under a watchdog that kills it once this test process is gone; returns the
     /// watchdog's pid.
-    fn spawn(&self, name: &str, cmd: &mut Command) -> Result<u32> {
+    fn spawn(&self, name: &'static str, cmd: &mut Command) -> Result<u32> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -252,6 +318,10 @@ kill "$child" 2>/dev/null; sleep 1; kill -9 "$child" 2>/dev/null; wait"#;
             .spawn()
             .with_context(|| format!("spawning {name}"))?;
         let pid = child.id();
+        self.running
+            .lock()
+            .map_err(|_| anyhow::anyhow!("poisoned"))?
+            .insert(name, pid);
         self.children
             .lock()
             .map_err(|_| anyhow::anyhow!("poisoned"))?
