@@ -49,4 +49,11 @@ if ! python3 -c "import openapi_spec_validator" >/dev/null 2>&1; then
 fi
 
 command -v cargo >/dev/null 2>&1 || { echo "error: cargo not found; install Rust (rustup) first" >&2; exit 1; }
+
+# cargo-fuzz for scripts/fuzz.sh, from crates.io (libFuzzer itself comes with libfuzzer-sys).
+CARGO_FUZZ_VERSION=0.13.2
+if [ "$(cargo fuzz --version 2>/dev/null | awk '{print $2}')" != "$CARGO_FUZZ_VERSION" ]; then
+  echo "installing from crates.io: cargo-fuzz ${CARGO_FUZZ_VERSION}"
+  cargo install -q --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION"
+fi
 echo "dependencies ok: $(protoc --version), $(temporal --version | head -1), clickhouse-server $(dpkg-query -W -f '${Version}' clickhouse-server)"

@@ -20,3 +20,6 @@ echo "== cargo build (all targets)"
 cargo build --workspace --all-targets --quiet
 echo "== cargo test"
 cargo test --workspace --no-fail-fast
+# Bounded fuzzing of the request parser; a crash fails the suite and leaves its input in
+# fuzz/artifacts/.
+bash scripts/fuzz.sh "${TORGHUT_FUZZ_SECONDS:-60}"
