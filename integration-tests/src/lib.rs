@@ -27,6 +27,8 @@ pub struct Stack {
     /// The Temporal UI served by the dev server.
     pub ui_url: String,
     pub gateway_url: String,
+    /// The worker's metrics and probes listener (`TORGHUT_WORKER_METRICS_LISTEN`).
+    pub worker_metrics_url: String,
     pub namespace: String,
     pub log_dir: PathBuf,
     children: Mutex<Vec<Child>>,
@@ -115,6 +117,7 @@ impl Stack {
             worker: Mutex::new(None),
             temporal_address: temporal_address.clone(),
             gateway_url: format!("http://{gateway_addr}"),
+            worker_metrics_url: format!("http://127.0.0.1:{}", free_port()?),
             ui_url: format!("http://127.0.0.1:{ui_port}"),
             namespace: "default".into(),
             log_dir: log_dir.clone(),
@@ -185,6 +188,10 @@ impl Stack {
         )
         .env("TORGHUT_LLM_BASE_URL", &self.openai.base_url)
         .env("TORGHUT_LLM_API_KEY", openai_fake::FAKE_OPENAI_KEY)
+        .env(
+            "TORGHUT_WORKER_METRICS_LISTEN",
+            self.worker_metrics_url.trim_start_matches("http://"),
+        )
         .env(
             "RUST_LOG",
             "debug,temporalio_sdk_core=info,h2=info,hyper=info,tonic=info,tower=info",
