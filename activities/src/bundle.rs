@@ -195,8 +195,7 @@ impl DecisionSkills {
             .map_err(llm_error)
     }
 
-    /// Sizes and reserves; counts a reservation when the ledger created it, not when a retried
-    /// attempt (or the second, shrinking reserve) finds it already held.
+    /// Sizes and reserves, counting the ledger's answers.
     async fn size(
         &self,
         ctx: &ActivityContext,
@@ -223,9 +222,7 @@ impl DecisionSkills {
             );
             async move {
                 let grant = exposure::reserve(&client, &task_queue, &account, req).await?;
-                if !grant.already_held && grant.granted > Decimal::ZERO {
-                    metrics.reservation_granted();
-                }
+                metrics.observe_reserve(&grant);
                 Ok(grant)
             }
         })
@@ -241,8 +238,7 @@ impl DecisionSkills {
         Ok(outcome)
     }
 
-    /// Releases a decision's reservation; counts it when one was held (a repeat finds a
-    /// tombstone and releases nothing).
+    /// Releases a decision's reservation, counting the ledger's answer.
     async fn release(
         &self,
         ctx: &ActivityContext,
@@ -251,9 +247,7 @@ impl DecisionSkills {
         let released = exposure::release(&ctx.client(), &input.account_id, &input.reservation_id)
             .await
             .map_err(activity_error)?;
-        if released.existed {
-            self.metrics.reservation_released();
-        }
+        self.metrics.observe_release(&released);
         Ok(released)
     }
 }

@@ -17,6 +17,7 @@ use prometheus::{
 use rust_decimal::prelude::ToPrimitive;
 use std::time::Duration;
 use torghut_proto::v1::SkillOutput;
+use torghut_workflows::ledger::{ReleaseResult, ReserveResult};
 use torghut_workflows::skills::{STATUS_MISSING, quality};
 
 /// Attempt latency buckets, seconds: file skills take milliseconds, HTTP providers up to their
@@ -189,12 +190,21 @@ impl ActivityMetrics {
             .observe(quality(output).to_f64().unwrap_or(0.0));
     }
 
-    pub fn reservation_granted(&self) {
-        self.reservations_granted.inc();
+    /// A ledger's answer to a reserve: a grant when it created the reservation, not when a
+    /// retried attempt (or the second, shrinking reserve of the same decision) found it held,
+    /// nor when there was no room.
+    pub fn observe_reserve(&self, answer: &ReserveResult) {
+        if !answer.already_held && answer.granted > rust_decimal::Decimal::ZERO {
+            self.reservations_granted.inc();
+        }
     }
 
-    pub fn reservation_released(&self) {
-        self.reservations_released.inc();
+    /// A ledger's answer to a release: counted when a held reservation was released (a repeat
+    /// finds a tombstone and releases nothing).
+    pub fn observe_release(&self, answer: &ReleaseResult) {
+        if answer.existed {
+            self.reservations_released.inc();
+        }
     }
 }
 
@@ -237,9 +247,23 @@ mod tests {
         m.observe_context(&output("technicals-regime", 7_200, "0.35"));
         m.observe_context(&output("fundamentals", 0, "not a number"));
         m.observe_context(&missing_output("news-sentiment", "IBM", "t", "no_data"));
-        m.reservation_granted();
-        m.reservation_granted();
-        m.reservation_released();
+        let reserve = |granted: u32, already_held: bool| ReserveResult {
+            granted: granted.into(),
+            reserved_by_others: 0.into(),
+            already_held,
+        };
+        m.observe_reserve(&reserve(500, false));
+        m.observe_reserve(&reserve(300, true)); // the same decision shrinking its grant
+        m.observe_reserve(&reserve(700, false));
+        m.observe_reserve(&reserve(0, false)); // no room: nothing reserved
+        m.observe_release(&ReleaseResult {
+            released: 500.into(),
+            existed: true,
+        });
+        m.observe_release(&ReleaseResult {
+            released: 0.into(),
+            existed: false,
+        });
 
         let text = m.render().expect("render");
         for (series, want) in [
