@@ -20,10 +20,10 @@ use std::sync::Arc;
 use torghut_proto::v1::{DecisionEvent, DecisionIntent, Final, decision_event::Payload};
 use torghut_workflows::analysis::veto_kinds;
 
-/// End-to-end decision latency buckets, seconds: a decision takes seconds, its deadline is
-/// 10..=900 s.
-const LATENCY_BUCKETS: [f64; 12] = [
-    0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 900.0,
+/// End-to-end decision latency buckets, seconds: on local data a decision takes a fraction of a
+/// second, with HTTP providers seconds; its deadline is 10..=900 s.
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 900.0,
 ];
 
 pub struct GatewayMetrics {

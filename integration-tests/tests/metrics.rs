@@ -334,6 +334,10 @@ async fn decisions_move_the_gateway_and_worker_counters_by_exactly_their_number(
                 .is_some_and(|r| r > 0.0)
         })
         .count() as f64;
+    assert!(
+        reserved >= 1.0,
+        "the sample buys, so there is a grant to count: {intents:?}"
+    );
     assert_eq!(
         wd("torghut_worker_exposure_reservations_granted_total"),
         reserved
