@@ -1,17 +1,20 @@
 //! The skill bundle as Temporal activities: each implements a declaration from
 //! `torghut_workflows::activity_io`, maps [`SkillError`] onto retryable or non-retryable
-//! failures, and runs blocking provider I/O off the async runtime.
+//! failures, and runs blocking provider I/O off the async runtime. Every attempt is timed and
+//! counted in [`ActivityMetrics`] under the activity's name.
 
 use crate::context::Providers;
 use crate::llm::{LlmEndpoint, LlmError};
+use crate::metrics::{ActivityMetrics, AttemptOutcome};
 use crate::routing::AdapterHealthProbe;
 use crate::skill::SkillError;
 use crate::{exposure, risk, routing};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 use temporalio_macros::activities;
 use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
@@ -41,6 +44,17 @@ pub struct DecisionSkills {
     pub reservation_ttl_seconds: u32,
     /// Injected failures for chaos tests; empty in production.
     pub faults: crate::faults::FaultPlan,
+    /// Where attempts, context quality and reservations are counted; the worker serves it.
+    pub metrics: Arc<ActivityMetrics>,
+}
+
+/// Activity names without a constant in `torghut_workflows::skills` (they are not skills of a
+/// decision's context or sizing), as metric labels.
+const LLM_REVIEW: &str = "llm-review";
+const READ_TRIGGERS: &str = "read-triggers";
+
+fn ok<T>(_: &T) -> AttemptOutcome {
+    AttemptOutcome::Ok
 }
 
 /// Bad input never gets better, so it is not retried; provider trouble is.
@@ -95,25 +109,45 @@ fn llm_error(e: LlmError) -> ActivityError {
 }
 
 impl DecisionSkills {
-    /// One context skill: injected faults first (tests only), the provider work on the blocking
-    /// pool, and a possible injected hang after it.
+    /// Runs one attempt of activity `skill`, timing it and counting how it ended.
+    async fn observed<T>(
+        &self,
+        skill: &'static str,
+        outcome_of: impl FnOnce(&T) -> AttemptOutcome,
+        attempt: impl Future<Output = Result<T, ActivityError>>,
+    ) -> Result<T, ActivityError> {
+        let started = Instant::now();
+        let result = attempt.await;
+        let outcome = result.as_ref().map_or(AttemptOutcome::Failed, outcome_of);
+        self.metrics
+            .observe_attempt(skill, started.elapsed(), outcome);
+        result
+    }
+
+    /// One context skill of a decision: the request validated, then [`Self::run_domain`].
     async fn run_skill(
         self: Arc<Self>,
         ctx: &ActivityContext,
         name: &'static str,
         input: SkillInput,
     ) -> Result<SkillOutput, ActivityError> {
-        let req = validated(&input).map_err(activity_error)?;
-        self.run_domain(
-            ctx,
-            name,
-            req.symbol.to_string(),
-            req.trigger.event_ts,
-            req.trigger.features,
-        )
+        let this = self.clone();
+        self.observed(name, AttemptOutcome::of_output, async move {
+            let req = validated(&input).map_err(activity_error)?;
+            this.run_domain(
+                ctx,
+                name,
+                req.symbol.to_string(),
+                req.trigger.event_ts,
+                req.trigger.features,
+            )
+            .await
+        })
         .await
     }
 
+    /// Injected faults first (tests only), the provider work on the blocking pool, and a
+    /// possible injected hang after it.
     async fn run_domain(
         self: Arc<Self>,
         ctx: &ActivityContext,
@@ -130,17 +164,15 @@ impl DecisionSkills {
         let providers = self.providers.clone();
         let sym = symbol.clone();
         let out = blocking(move || providers.run_skill(name, &sym, as_of, &features)).await?;
+        self.metrics.observe_context(&out);
         self.faults.after(name, &symbol, attempt).await;
         Ok(out)
     }
-}
 
-#[activities]
-impl DecisionSkills {
-    #[activity(definition = markers::LlmReview)]
-    pub async fn llm_review(
-        self: Arc<Self>,
-        ctx: ActivityContext,
+    /// An `llm_review` run's call of the configured endpoint.
+    async fn review(
+        &self,
+        ctx: &ActivityContext,
         input: LlmReviewInput,
     ) -> Result<LlmResponse, ActivityError> {
         let Some(endpoint) = self.llm.clone() else {
@@ -161,6 +193,75 @@ impl DecisionSkills {
             .complete(&input.llm_review, timeout)
             .await
             .map_err(llm_error)
+    }
+
+    /// Sizes and reserves, counting the ledger's answers.
+    async fn size(
+        &self,
+        ctx: &ActivityContext,
+        input: SizingInput,
+    ) -> Result<SizingOutcome, ActivityError> {
+        let symbol = input.request.symbol.clone();
+        self.faults
+            .before(
+                skills_names::RISK_EXPOSURE_SIZING,
+                &symbol,
+                ctx.info().attempt,
+            )
+            .await
+            .map_err(activity_error)?;
+        let client = ctx.client();
+        let task_queue = ctx.info().task_queue.clone();
+        let (account, _) = risk::account_budget(&input).map_err(activity_error)?;
+        let outcome = risk::risk_exposure_sizing(&input, self.reservation_ttl_seconds, |req| {
+            let (client, task_queue, account, metrics) = (
+                client.clone(),
+                task_queue.clone(),
+                account.clone(),
+                self.metrics.clone(),
+            );
+            async move {
+                let grant = exposure::reserve(&client, &task_queue, &account, req).await?;
+                metrics.observe_reserve(&grant);
+                Ok(grant)
+            }
+        })
+        .await
+        .map_err(activity_error)?;
+        self.faults
+            .after(
+                skills_names::RISK_EXPOSURE_SIZING,
+                &symbol,
+                ctx.info().attempt,
+            )
+            .await;
+        Ok(outcome)
+    }
+
+    /// Releases a decision's reservation, counting the ledger's answer.
+    async fn release(
+        &self,
+        ctx: &ActivityContext,
+        input: ReleaseInput,
+    ) -> Result<ReleaseResult, ActivityError> {
+        let released = exposure::release(&ctx.client(), &input.account_id, &input.reservation_id)
+            .await
+            .map_err(activity_error)?;
+        self.metrics.observe_release(&released);
+        Ok(released)
+    }
+}
+
+#[activities]
+impl DecisionSkills {
+    #[activity(definition = markers::LlmReview)]
+    pub async fn llm_review(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: LlmReviewInput,
+    ) -> Result<LlmResponse, ActivityError> {
+        self.observed(LLM_REVIEW, ok, self.review(&ctx, input))
+            .await
     }
 
     #[activity(definition = markers::MarketContext)]
@@ -214,16 +315,22 @@ impl DecisionSkills {
                 .map(|t| t.with_timezone(&Utc))
                 .map_err(|e| activity_error(SkillError::InvalidInput(format!("{field}: {e}"))))
         };
-        let until = parse(&input.until, "until")?;
-        let since = input
-            .since
-            .as_deref()
-            .map(|s| parse(s, "since"))
-            .transpose()?;
         let providers = self.providers.clone();
-        blocking(move || providers.triggers.signals(&input.watchlist, since, until)).await
+        self.observed(READ_TRIGGERS, ok, async move {
+            let until = parse(&input.until, "until")?;
+            let since = input
+                .since
+                .as_deref()
+                .map(|s| parse(s, "since"))
+                .transpose()?;
+            blocking(move || providers.triggers.signals(&input.watchlist, since, until)).await
+        })
+        .await
     }
 
+    /// The market-context workflow's per-domain skill run; counted under the domain's name, like
+    /// a decision's. Bad input (an unknown domain, which only a bug in our own workflow sends)
+    /// fails before there is a name to count it under.
     #[activity(definition = markers::ContextDomain)]
     pub async fn context_domain(
         self: Arc<Self>,
@@ -235,13 +342,17 @@ impl DecisionSkills {
             .into_iter()
             .find(|d| *d == input.domain)
             .ok_or_else(|| invalid(format!("unknown context domain {:?}", input.domain)))?;
-        let symbol = model::Symbol::parse(&input.symbol)
-            .ok_or_else(|| invalid(format!("symbol: not a ticker: {:?}", input.symbol)))?;
-        let as_of = DateTime::parse_from_rfc3339(&input.as_of_utc)
-            .map_err(|e| invalid(format!("as_of_utc: {e}")))?
-            .with_timezone(&Utc);
-        self.run_domain(&ctx, name, symbol.to_string(), as_of, BTreeMap::new())
-            .await
+        let this = self.clone();
+        self.observed(name, AttemptOutcome::of_output, async move {
+            let symbol = model::Symbol::parse(&input.symbol)
+                .ok_or_else(|| invalid(format!("symbol: not a ticker: {:?}", input.symbol)))?;
+            let as_of = DateTime::parse_from_rfc3339(&input.as_of_utc)
+                .map_err(|e| invalid(format!("as_of_utc: {e}")))?
+                .with_timezone(&Utc);
+            this.run_domain(&ctx, name, symbol.to_string(), as_of, BTreeMap::new())
+                .await
+        })
+        .await
     }
 
     #[activity(definition = markers::RiskExposureSizing)]
@@ -250,33 +361,12 @@ impl DecisionSkills {
         ctx: ActivityContext,
         input: SizingInput,
     ) -> Result<SizingOutcome, ActivityError> {
-        let symbol = input.request.symbol.clone();
-        self.faults
-            .before(
-                skills_names::RISK_EXPOSURE_SIZING,
-                &symbol,
-                ctx.info().attempt,
-            )
-            .await
-            .map_err(activity_error)?;
-        let client = ctx.client();
-        let task_queue = ctx.info().task_queue.clone();
-        let (account, _) = risk::account_budget(&input).map_err(activity_error)?;
-        let outcome = risk::risk_exposure_sizing(&input, self.reservation_ttl_seconds, |req| {
-            let (client, task_queue, account) =
-                (client.clone(), task_queue.clone(), account.clone());
-            async move { exposure::reserve(&client, &task_queue, &account, req).await }
-        })
+        self.observed(
+            skills_names::RISK_EXPOSURE_SIZING,
+            ok,
+            self.size(&ctx, input),
+        )
         .await
-        .map_err(activity_error)?;
-        self.faults
-            .after(
-                skills_names::RISK_EXPOSURE_SIZING,
-                &symbol,
-                ctx.info().attempt,
-            )
-            .await;
-        Ok(outcome)
     }
 
     #[activity(definition = markers::ReleaseExposure)]
@@ -285,9 +375,12 @@ impl DecisionSkills {
         ctx: ActivityContext,
         input: ReleaseInput,
     ) -> Result<ReleaseResult, ActivityError> {
-        exposure::release(&ctx.client(), &input.account_id, &input.reservation_id)
-            .await
-            .map_err(activity_error)
+        self.observed(
+            skills_names::RELEASE_EXPOSURE,
+            ok,
+            self.release(&ctx, input),
+        )
+        .await
     }
 
     #[activity(definition = markers::ExecutionRouting)]
@@ -296,7 +389,10 @@ impl DecisionSkills {
         _ctx: ActivityContext,
         input: RoutingInput,
     ) -> Result<RoutingOutcome, ActivityError> {
-        routing::execution_routing(&input, self.adapter_policy, &*self.adapter_health)
-            .map_err(activity_error)
+        self.observed(skills_names::EXECUTION_ROUTING, ok, async {
+            routing::execution_routing(&input, self.adapter_policy, &*self.adapter_health)
+                .map_err(activity_error)
+        })
+        .await
     }
 }

@@ -12,6 +12,7 @@ pub mod exposure;
 pub mod faults;
 pub mod indicators;
 pub mod llm;
+pub mod metrics;
 pub mod providers;
 pub mod risk;
 pub mod routing;

@@ -17,8 +17,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 
-/// Routes a probe must reach without a secret: liveness and readiness say nothing about runs.
-const OPEN_PATHS: [&str; 2] = ["/healthz", "/readyz"];
+/// Routes a probe or a scraper must reach without a secret, compared exactly (no prefixes):
+/// liveness and readiness say nothing about runs, and the metrics are counts by closed labels
+/// (no run id, symbol or token name). Everything else needs a token.
+const OPEN_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+
+fn is_open(path: &str) -> bool {
+    OPEN_PATHS.contains(&path)
+}
 /// Shorter tokens are guessable; refuse to start with one.
 const MIN_TOKEN_LEN: usize = 16;
 
@@ -169,7 +175,7 @@ pub async fn require_token(
     let Some(auth) = auth else {
         return next.run(request).await;
     };
-    if OPEN_PATHS.contains(&request.uri().path()) {
+    if is_open(request.uri().path()) {
         return next.run(request).await;
     }
     let Some(name) = auth
@@ -234,6 +240,24 @@ mod tests {
         );
         assert_eq!(a.authenticate(Some(&h("Basic 0123456789abcdef0123"))), None);
         assert_eq!(a.authenticate(None), None);
+    }
+
+    #[test]
+    fn only_the_probes_and_the_metrics_are_open() {
+        for (path, open) in [
+            ("/healthz", true),
+            ("/readyz", true),
+            ("/metrics", true),
+            ("/metrics/", false),
+            ("/metricsx", false),
+            ("/healthz/../api/torghut/decision-engine/runs", false),
+            ("/openapi.json", false),
+            ("/api/torghut/decision-engine/stream", false),
+            ("/api/torghut/market-context", false),
+            ("/", false),
+        ] {
+            assert_eq!(is_open(path), open, "{path}");
+        }
     }
 
     #[test]

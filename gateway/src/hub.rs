@@ -4,7 +4,12 @@
 //! workflow's `poll_events` Update and publishes snapshots on a `watch` channel; subscribers only
 //! read the channel. A closed run is loaded once from its result (the whole log) with no worker
 //! round trip. Watchers outlive their subscribers: a client disconnect never touches the run.
+//!
+//! The watcher is also where a run's end is counted (`metrics.rs`): once per watcher, and only
+//! when it watched the run live, so a closed run loaded again for a late subscriber or a
+//! duplicate is not counted twice.
 
+use crate::metrics::GatewayMetrics;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -34,13 +39,15 @@ pub struct Snapshot {
 #[derive(Clone)]
 pub struct Hub {
     client: Client,
+    metrics: Arc<GatewayMetrics>,
     watchers: Arc<Mutex<HashMap<String, watch::Receiver<Snapshot>>>>,
 }
 
 impl Hub {
-    pub fn new(client: Client) -> Self {
+    pub fn new(client: Client, metrics: Arc<GatewayMetrics>) -> Self {
         Self {
             client,
+            metrics,
             watchers: Arc::new(Mutex::new(HashMap::new())),
         }
     }
@@ -56,7 +63,7 @@ impl Hub {
         let hub = self.clone();
         let id = workflow_id.to_owned();
         tokio::spawn(async move {
-            watch_run(&hub.client, &id, &tx).await;
+            watch_run(&hub.client, &hub.metrics, &id, &tx).await;
             // Late subscribers start a fresh watcher, which loads the closed run from its result.
             hub.watchers
                 .lock()
@@ -93,9 +100,23 @@ fn append(tx: &watch::Sender<Snapshot>, events: Vec<DecisionEvent>, finished: bo
     });
 }
 
-async fn watch_run(client: &Client, workflow_id: &str, tx: &watch::Sender<Snapshot>) {
+/// Counts the run's end if its log holds the terminal event; see the module doc for when.
+fn record_end(metrics: &GatewayMetrics, tx: &watch::Sender<Snapshot>) {
+    metrics.observe_terminal(&tx.borrow().events);
+}
+
+async fn watch_run(
+    client: &Client,
+    metrics: &GatewayMetrics,
+    workflow_id: &str,
+    tx: &watch::Sender<Snapshot>,
+) {
     let handle = client.get_workflow_handle::<DecisionWorkflow>(workflow_id.to_owned());
     let mut backoff = Duration::from_millis(200);
+    // Whether a poll of the running workflow answered: then this watcher saw the run live, and
+    // its end, however it arrives (a poll, or the result of a run that closed between polls),
+    // is counted.
+    let mut live = false;
     loop {
         let from = tx.borrow().events.len() as u64;
         let polled = handle
@@ -111,8 +132,10 @@ async fn watch_run(client: &Client, workflow_id: &str, tx: &watch::Sender<Snapsh
         match polled {
             Ok(response) => {
                 backoff = Duration::from_millis(200);
+                live = true;
                 append(tx, response.events, response.finished);
                 if response.finished {
+                    record_end(metrics, tx);
                     return;
                 }
                 continue;
@@ -124,6 +147,9 @@ async fn watch_run(client: &Client, workflow_id: &str, tx: &watch::Sender<Snapsh
         match handle.describe(WorkflowDescribeOptions::default()).await {
             Ok(d) if d.status() != WorkflowExecutionStatus::Running => {
                 load_closed(&handle, tx).await;
+                if live {
+                    record_end(metrics, tx);
+                }
                 return;
             }
             Ok(_) => {}

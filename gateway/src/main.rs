@@ -5,6 +5,7 @@ mod config;
 mod context_cache;
 mod error;
 mod hub;
+mod metrics;
 mod routes;
 mod runs;
 mod sse;
@@ -20,6 +21,7 @@ pub struct AppState {
     pub runs: runs::Runs,
     pub hub: hub::Hub,
     pub context: context_cache::ContextCache,
+    pub metrics: Arc<metrics::GatewayMetrics>,
     /// True once the gateway is shutting down; open SSE streams end with a reconnect hint.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
@@ -54,6 +56,7 @@ async fn main() -> Result<()> {
         config.market_context_cache,
     );
     let (shutting_down, shutdown) = tokio::sync::watch::channel(false);
+    let metrics = Arc::new(metrics::GatewayMetrics::new().context("registering the metrics")?);
     let state = AppState {
         shutdown,
         context,
@@ -62,8 +65,10 @@ async fn main() -> Result<()> {
             config.task_queue.clone(),
             config.policy.clone(),
             config.llm.clone(),
+            metrics.clone(),
         ),
-        hub: hub::Hub::new(client),
+        hub: hub::Hub::new(client, metrics.clone()),
+        metrics: metrics.clone(),
         config: Arc::new(config),
     };
     tracing::info!(listen = %state.config.listen, "gateway listening");
@@ -73,10 +78,16 @@ async fn main() -> Result<()> {
         );
     }
     let auth = state.config.auth.clone();
-    let app = routes::router(state).layer(axum::middleware::from_fn_with_state(
-        auth,
-        auth::require_token,
-    ));
+    // Counting outside authentication, so refused requests (401, 429) are counted too.
+    let app = routes::router(state)
+        .layer(axum::middleware::from_fn_with_state(
+            auth,
+            auth::require_token,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            metrics::count_requests,
+        ));
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             torghut_connect::stop_signal().await;

@@ -7,6 +7,8 @@
 //! per-HTTP-request start token (so we know whether this call created the run).
 
 use crate::error::ApiError;
+use crate::metrics::{GatewayMetrics, StartResult};
+use std::sync::Arc;
 use std::time::Duration;
 use temporalio_client::{
     Client, WorkflowDescribeOptions, WorkflowExecutionStatus, WorkflowIdConflictPolicy,
@@ -40,6 +42,7 @@ pub struct Runs {
     task_queue: String,
     policy: PolicyConfig,
     llm: LlmCallPolicy,
+    metrics: Arc<GatewayMetrics>,
 }
 
 impl Runs {
@@ -48,12 +51,14 @@ impl Runs {
         task_queue: String,
         policy: PolicyConfig,
         llm: LlmCallPolicy,
+        metrics: Arc<GatewayMetrics>,
     ) -> Self {
         Self {
             client,
             task_queue,
             policy,
             llm,
+            metrics,
         }
     }
 
@@ -113,17 +118,24 @@ impl Runs {
         let memo = description.memo();
         let existing: Option<String> = memo.get(MEMO_FINGERPRINT).ok().flatten();
         if existing.as_deref() != Some(fp.as_str()) {
+            self.metrics.start(StartResult::Conflict);
             return Err(ApiError::Conflict {
                 request_id: request.request_id.clone(),
                 run_id: workflow_id,
             });
         }
         let starter: Option<String> = memo.get(MEMO_START_TOKEN).ok().flatten();
+        let idempotent = starter.as_deref() != Some(token.as_str());
+        self.metrics.start(if idempotent {
+            StartResult::Joined
+        } else {
+            StartResult::Started
+        });
         Ok(RunRef {
             temporal_run_id: description.run_id().to_owned(),
             workflow_id,
             request_id: request.request_id.clone(),
-            idempotent: starter.as_deref() != Some(token.as_str()),
+            idempotent,
         })
     }
 

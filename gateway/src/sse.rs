@@ -6,12 +6,14 @@
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use torghut_proto::event::{ACCEPTED, envelope, event_type, is_terminal};
 use torghut_proto::v1::DecisionEvent;
 
 use crate::hub::Snapshot;
+use crate::metrics::GatewayMetrics;
 
 pub struct StreamSpec {
     pub workflow_id: String,
@@ -25,6 +27,8 @@ pub struct StreamSpec {
     /// Turns true when the gateway shuts down: the stream then ends with a reconnect hint, so
     /// the client resumes on another gateway with `Last-Event-ID` (the run never notices).
     pub shutdown: watch::Receiver<bool>,
+    /// Where the stream counts itself open.
+    pub metrics: Arc<GatewayMetrics>,
 }
 
 fn to_event(spec: &StreamSpec, e: &DecisionEvent) -> Event {
@@ -45,6 +49,8 @@ pub fn stream(
     let heartbeat = spec.heartbeat;
     let mut shutdown = spec.shutdown.clone();
     let events = async_stream::stream! {
+        // Dropped with the stream however it ends, a client disconnect included.
+        let _open = spec.metrics.stream_opened();
         yield Ok(Event::default().retry(spec.retry).comment("stream open"));
         let mut next = spec.from;
         loop {
@@ -120,6 +126,7 @@ mod tests {
             idempotent: true,
             retry: Duration::from_secs(2),
             heartbeat: Duration::from_secs(5),
+            metrics: Arc::new(GatewayMetrics::new().expect("metrics")),
         }
     }
 
@@ -170,6 +177,57 @@ mod tests {
             "{beats:?}"
         );
         drop(tx);
+    }
+
+    fn open_streams(metrics: &GatewayMetrics) -> f64 {
+        crate::metrics::tests::sample(
+            &metrics.render().expect("render"),
+            "torghut_gateway_sse_streams_open",
+        )
+    }
+
+    #[tokio::test]
+    async fn a_stream_counts_as_open_until_it_ends_or_its_client_goes_away() {
+        let accepted = event(0, Payload::Accepted(Accepted::default()));
+        let (tx, rx) = watch::channel(Snapshot {
+            events: vec![accepted],
+            loaded: true,
+            ..Default::default()
+        });
+        let s = spec(0);
+        let metrics = s.metrics.clone();
+        // A client that reads the first event, then disconnects while the run goes on.
+        let mut body = stream(s, rx.clone())
+            .into_response()
+            .into_body()
+            .into_data_stream();
+        body.next().await.expect("first frame").expect("bytes");
+        assert_eq!(open_streams(&metrics), 1.0);
+        drop(body);
+        assert_eq!(open_streams(&metrics), 0.0, "a disconnect closes it");
+
+        // A client that reads to the terminal event.
+        let mut s = spec(0);
+        s.metrics = metrics.clone();
+        let body = stream(s, rx).into_response().into_body();
+        let reader = tokio::spawn(frames(body, |_| false));
+        tx.send_modify(|snap| {
+            snap.events.push(event(
+                1,
+                Payload::Error(DecisionError {
+                    code: "timeout".into(),
+                    message: "m".into(),
+                    retryable: true,
+                }),
+            ));
+            snap.finished = true;
+        });
+        let got = tokio::time::timeout(Duration::from_secs(5), reader)
+            .await
+            .expect("the stream ends at its terminal event")
+            .expect("reader");
+        assert!(got.iter().any(|f| f.contains("event: decision.error")));
+        assert_eq!(open_streams(&metrics), 0.0, "an ended stream closes it");
     }
 
     #[tokio::test]

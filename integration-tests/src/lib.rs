@@ -33,6 +33,8 @@ pub struct Stack {
     /// The Temporal UI served by the dev server.
     pub ui_url: String,
     pub gateway_url: String,
+    /// The worker's metrics and probes listener (`TORGHUT_WORKER_METRICS_LISTEN`).
+    pub worker_metrics_url: String,
     pub namespace: String,
     pub log_dir: PathBuf,
     children: Mutex<Vec<Child>>,
@@ -133,6 +135,7 @@ impl Stack {
             gateway_url: format!("http://{gateway_addr}"),
             gateway_addr,
             temporal_db: log_dir.join("temporal.db"),
+            worker_metrics_url: format!("http://127.0.0.1:{}", free_port()?),
             ui_url: format!("http://127.0.0.1:{ui_port}"),
             namespace: "default".into(),
             log_dir,
@@ -193,6 +196,10 @@ impl Stack {
         )
         .env("TORGHUT_LLM_BASE_URL", &self.openai.base_url)
         .env("TORGHUT_LLM_API_KEY", openai_fake::FAKE_OPENAI_KEY)
+        .env(
+            "TORGHUT_WORKER_METRICS_LISTEN",
+            self.worker_metrics_url.trim_start_matches("http://"),
+        )
         .env(
             "RUST_LOG",
             "debug,temporalio_sdk_core=info,h2=info,hyper=info,tonic=info,tower=info",

@@ -30,8 +30,8 @@ async fn get(path: &str, token: Option<&str>) -> reqwest::Response {
 }
 
 #[tokio::test]
-async fn every_route_but_the_probes_needs_a_configured_bearer_token() {
-    for path in ["/healthz", "/readyz"] {
+async fn every_route_but_the_probes_and_the_metrics_needs_a_configured_bearer_token() {
+    for path in ["/healthz", "/readyz", "/metrics"] {
         assert_eq!(
             get(path, None).await.status().as_u16(),
             200,
@@ -63,6 +63,14 @@ async fn every_route_but_the_probes_needs_a_configured_bearer_token() {
             "{text}"
         );
     }
+    // Refused requests are counted too, under their route's template: the metrics layer runs
+    // outside authentication.
+    let metrics = get("/metrics", None).await.text().await.expect("metrics");
+    assert!(
+        metrics.lines().any(|l| l
+            == r#"torghut_gateway_http_requests_total{route="/api/torghut/decision-engine/runs/{id}",status_class="4xx"} 1"#),
+        "{metrics}"
+    );
     // Unauthenticated posts start nothing.
     let body = sample_request();
     let resp = reqwest::Client::new()

@@ -440,6 +440,7 @@ async fn the_openapi_document_covers_every_route() {
         "/api/torghut/market-context/health",
         "/healthz",
         "/readyz",
+        "/metrics",
     ] {
         assert!(paths.contains_key(p), "{p} undocumented");
     }

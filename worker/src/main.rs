@@ -3,6 +3,8 @@
 //! Configuration is environment only (see docs/configuration.md); a bad value stops the worker
 //! at start with the variable's name, rather than failing the first decision.
 
+mod probes;
+
 use anyhow::{Context, Result, bail};
 use std::sync::Arc;
 use temporalio_client::{Client, ClientOptions, Connection};
@@ -11,6 +13,7 @@ use torghut_activities::DecisionSkills;
 use torghut_activities::context::Providers;
 use torghut_activities::faults::FaultPlan;
 use torghut_activities::llm::{LlmEndpoint, Secret};
+use torghut_activities::metrics::ActivityMetrics;
 use torghut_activities::routing::ConfiguredHealth;
 use torghut_connect::TemporalSettings;
 use torghut_workflows::ledger::{DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS};
@@ -120,6 +123,8 @@ async fn main() -> Result<()> {
     let address = temporal.describe();
     let namespace = temporal.namespace.clone();
     let task_queue = env_or("TORGHUT_TASK_QUEUE", DEFAULT_TASK_QUEUE);
+    let metrics = Arc::new(ActivityMetrics::new()?);
+    let probes = probes::Probes::new(metrics.clone());
 
     let skills = DecisionSkills {
         // Every provider setting is checked here, so a bad one stops the worker at start
@@ -133,8 +138,15 @@ async fn main() -> Result<()> {
         llm: llm_endpoint()?,
         reservation_ttl_seconds: reservation_ttl()?,
         faults: faults()?,
+        metrics,
     };
     let llm_configured = skills.llm.is_some();
+    // Listening before connecting: liveness answers while the worker connects, and readiness
+    // says it is not polling yet.
+    match probes::listen_address()? {
+        Some(addr) => probes::serve(addr, probes.clone()).await?,
+        None => tracing::info!("{} is off: no metrics or probes", probes::LISTEN_VAR),
+    }
 
     let runtime = Runtime::from_current_tokio(Default::default())?;
     let connection = Connection::connect(temporal.connection_options())
@@ -148,16 +160,19 @@ async fn main() -> Result<()> {
         .register_workflow::<IntradayLoop>()?
         .register_activities(skills)
         .build();
-    let mut worker = Worker::new(&runtime, client, options)?;
+    let mut worker = Worker::new(&runtime, client.clone(), options)?;
     tracing::info!(%address, %namespace, %task_queue, llm_configured, "worker polling");
     // On SIGTERM/SIGINT stop polling and let in-flight activities finish; `run` returns when
     // they have (Kubernetes' grace period bounds how long that may take).
     let shutdown = worker.shutdown_handle();
+    let stopping = probes.clone();
     tokio::spawn(async move {
         torghut_connect::stop_signal().await;
         tracing::info!("shutting down: no new tasks, draining in-flight activities");
+        stopping.stopping();
         shutdown();
     });
+    probes.polling(client);
     worker.run().await?;
     tracing::info!("worker drained and stopped");
     Ok(())

@@ -182,6 +182,27 @@ pub fn analyse(outputs: &[SkillOutput], kill_switch: bool, config: &PolicyConfig
     }
 }
 
+/// Why a decision was vetoed, as a closed set: what metrics count, where the reasons themselves
+/// are free text with numbers in them.
+pub const VETO_KILL_SWITCH: &str = "kill_switch";
+pub const VETO_LOW_CONTEXT_QUALITY: &str = "low_context_quality";
+pub const VETO_CRITICAL_DOMAIN_MISSING: &str = "critical_domain_missing";
+
+/// The kinds of veto that `text` (veto reasons as [`analyse`] words them, or an intent's rationale,
+/// which quotes them) names, each once, in a fixed order. Kept next to the wording it reads;
+/// `veto_kinds_name_every_gate` pins the two together.
+pub fn veto_kinds(text: &str) -> Vec<&'static str> {
+    [
+        (VETO_KILL_SWITCH, "kill switch is enabled"),
+        (VETO_LOW_CONTEXT_QUALITY, "is below the threshold"),
+        (VETO_CRITICAL_DOMAIN_MISSING, "critical domain "),
+    ]
+    .into_iter()
+    .filter(|(_, phrase)| text.contains(phrase))
+    .map(|(kind, _)| kind)
+    .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,6 +304,53 @@ mod tests {
             assert_eq!(a.direction, direction, "{name}: {a:?}");
             assert_eq!(a.vetoed, vetoed, "{name}: {a:?}");
             assert!(a.confidence <= a.overall_quality, "{name}");
+        }
+    }
+
+    #[test]
+    fn veto_kinds_name_every_gate() {
+        let cfg = PolicyConfig::default();
+        // Full quality elsewhere, so the missing domain alone does not sink the overall quality.
+        let mut missing_tech = all("0.8", "1");
+        missing_tech[3] = missing_output(skills::TECHNICALS_REGIME, "SPY", "t", "provider_down");
+        let cases: Vec<(&str, Vec<SkillOutput>, bool, Vec<&str>)> = vec![
+            ("no veto", all("0.8", "0.9"), false, vec![]),
+            (
+                "kill switch",
+                all("0.8", "0.9"),
+                true,
+                vec![VETO_KILL_SWITCH],
+            ),
+            (
+                "low quality",
+                all("0.9", "0.3"),
+                false,
+                vec![VETO_LOW_CONTEXT_QUALITY],
+            ),
+            (
+                "critical domain missing",
+                missing_tech,
+                false,
+                vec![VETO_CRITICAL_DOMAIN_MISSING],
+            ),
+            (
+                "everything at once",
+                vec![],
+                true,
+                vec![
+                    VETO_KILL_SWITCH,
+                    VETO_LOW_CONTEXT_QUALITY,
+                    VETO_CRITICAL_DOMAIN_MISSING,
+                ],
+            ),
+        ];
+        for (name, outputs, kill, kinds) in cases {
+            let a = analyse(&outputs, kill, &cfg);
+            assert_eq!(
+                veto_kinds(&a.veto_reasons.join("; ")),
+                kinds,
+                "{name}: {a:?}"
+            );
         }
     }
 

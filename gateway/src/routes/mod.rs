@@ -2,6 +2,7 @@
 
 pub mod health;
 pub mod market_context;
+pub mod metrics;
 pub mod openapi;
 pub mod runs;
 pub mod stream;
@@ -42,5 +43,6 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics))
         .with_state(state)
 }

@@ -133,6 +133,7 @@ pub async fn resume_events(
             retry: state.config.sse_retry,
             heartbeat: state.config.heartbeat,
             shutdown: state.shutdown.clone(),
+            metrics: state.metrics.clone(),
         },
         rx,
     ))

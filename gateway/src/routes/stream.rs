@@ -43,6 +43,7 @@ pub async fn start_and_stream(
             retry: state.config.sse_retry,
             heartbeat: state.config.heartbeat,
             shutdown: state.shutdown.clone(),
+            metrics: state.metrics.clone(),
         },
         rx,
     ))

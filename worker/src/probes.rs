@@ -1,0 +1,218 @@
+//! The worker's small HTTP listener, for Kubernetes and Prometheus: `/healthz` (the process
+//! answers), `/readyz` (connected to Temporal and polling) and `/metrics` (what the activities
+//! record, `torghut_activities::metrics`). It serves nothing else; the worker's work arrives
+//! through Temporal.
+
+use anyhow::{Context, Result, bail};
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use temporalio_client::errors::WorkflowInteractionError;
+use temporalio_client::{Client, WorkflowDescribeOptions};
+use torghut_activities::metrics::ActivityMetrics;
+use torghut_workflows::DecisionWorkflow;
+
+pub const LISTEN_VAR: &str = "TORGHUT_WORKER_METRICS_LISTEN";
+const DEFAULT_LISTEN: &str = "0.0.0.0:9464";
+/// A readiness probe must answer within its own timeout; Temporal gets less than that.
+const TEMPORAL_PING_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The listen address from `raw` (the variable's value): the default when unset or empty,
+/// `None` for `off`.
+fn parse_listen(raw: Option<&str>) -> Result<Option<SocketAddr>> {
+    let raw = raw.map(str::trim).filter(|v| !v.is_empty());
+    match raw.unwrap_or(DEFAULT_LISTEN) {
+        "off" => Ok(None),
+        addr => match addr.parse() {
+            Ok(a) => Ok(Some(a)),
+            Err(_) => bail!(
+                "{LISTEN_VAR}: expected host:port (e.g. {DEFAULT_LISTEN}) or off, got {addr:?}"
+            ),
+        },
+    }
+}
+
+/// `TORGHUT_WORKER_METRICS_LISTEN`, checked at start like every other setting.
+pub fn listen_address() -> Result<Option<SocketAddr>> {
+    parse_listen(std::env::var(LISTEN_VAR).ok().as_deref())
+}
+
+/// What the probes read: the metrics, and whether the worker is polling (and through which
+/// client it reaches Temporal).
+pub struct Probes {
+    metrics: Arc<ActivityMetrics>,
+    temporal: OnceLock<Client>,
+    polling: AtomicBool,
+}
+
+impl Probes {
+    pub fn new(metrics: Arc<ActivityMetrics>) -> Arc<Self> {
+        Arc::new(Self {
+            metrics,
+            temporal: OnceLock::new(),
+            polling: AtomicBool::new(false),
+        })
+    }
+
+    /// The worker connected with `client` and starts polling.
+    pub fn polling(&self, client: Client) {
+        let _ = self.temporal.set(client);
+        self.polling.store(true, Ordering::SeqCst);
+    }
+
+    /// The worker stopped taking tasks (shutting down): not ready, though still draining.
+    pub fn stopping(&self) {
+        self.polling.store(false, Ordering::SeqCst);
+    }
+
+    /// Why the worker is not ready, if it is not. Polling alone is not enough: a worker that
+    /// lost Temporal keeps its pollers retrying, so readiness asks Temporal as well (a describe
+    /// of an id that never exists must come back "not found", as the gateway's readiness does).
+    async fn not_ready(&self) -> Option<String> {
+        if !self.polling.load(Ordering::SeqCst) {
+            return Some("not polling (starting or shutting down)".to_owned());
+        }
+        let client = self.temporal.get()?;
+        let handle = client.get_workflow_handle::<DecisionWorkflow>("torghut-readiness-probe");
+        match tokio::time::timeout(
+            TEMPORAL_PING_TIMEOUT,
+            handle.describe(WorkflowDescribeOptions::default()),
+        )
+        .await
+        {
+            Ok(Ok(_)) | Ok(Err(WorkflowInteractionError::NotFound(_))) => None,
+            Ok(Err(e)) => Some(format!("temporal: {e}")),
+            Err(_) => Some(format!(
+                "temporal: no answer within {TEMPORAL_PING_TIMEOUT:?}"
+            )),
+        }
+    }
+}
+
+async fn healthz() -> Response {
+    axum::Json(json!({"status": "ok"})).into_response()
+}
+
+async fn readyz(State(probes): State<Arc<Probes>>) -> Response {
+    match probes.not_ready().await {
+        None => axum::Json(json!({"status": "ready"})).into_response(),
+        Some(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({"status": "not_ready", "reason": reason})),
+        )
+            .into_response(),
+    }
+}
+
+async fn metrics(State(probes): State<Arc<Probes>>) -> Response {
+    match probes.metrics.render() {
+        Ok(text) => (
+            [(header::CONTENT_TYPE, ActivityMetrics::content_type())],
+            text,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering the metrics failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
+        }
+    }
+}
+
+fn router(probes: Arc<Probes>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(probes)
+}
+
+/// Binds `addr` now (so a taken port stops the worker at start, naming the variable) and serves
+/// in the background for the life of the process.
+pub async fn serve(addr: SocketAddr, probes: Arc<Probes>) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!("{LISTEN_VAR}: cannot listen on {addr} (set it to another address, or off)")
+    })?;
+    tracing::info!(listen = %addr, "worker metrics and probes listening");
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router(probes)).await {
+            tracing::error!(error = %e, "the metrics and probes listener stopped");
+        }
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use torghut_activities::metrics::AttemptOutcome;
+    use tower::ServiceExt;
+
+    #[test]
+    fn the_listen_address_defaults_parses_or_is_off() {
+        let default: SocketAddr = DEFAULT_LISTEN.parse().expect("default");
+        assert_eq!(parse_listen(None).expect("unset"), Some(default));
+        assert_eq!(parse_listen(Some("")).expect("empty"), Some(default));
+        assert_eq!(parse_listen(Some("off")).expect("off"), None);
+        assert_eq!(
+            parse_listen(Some("127.0.0.1:9999")).expect("addr"),
+            Some("127.0.0.1:9999".parse().expect("addr"))
+        );
+        let e = parse_listen(Some("9464")).expect_err("no host");
+        assert!(e.to_string().contains(LISTEN_VAR), "{e}");
+    }
+
+    async fn get(app: &Router, path: &str) -> (StatusCode, String, String) {
+        let request = Request::builder()
+            .uri(path)
+            .body(Body::empty())
+            .expect("request");
+        let resp = app.clone().oneshot(request).await.expect("response");
+        let status = resp.status();
+        let ctype = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        (status, ctype, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn alive_at_once_ready_only_when_polling_and_metrics_in_the_text_format() {
+        let metrics = Arc::new(ActivityMetrics::new().expect("metrics"));
+        metrics.observe_attempt(
+            "technicals-regime",
+            Duration::from_millis(5),
+            AttemptOutcome::Ok,
+        );
+        let probes = Probes::new(metrics);
+        let app = router(probes.clone());
+
+        assert_eq!(get(&app, "/healthz").await.0, StatusCode::OK);
+        let (status, _, body) = get(&app, "/readyz").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert!(body.contains("not polling"), "{body}");
+
+        let (status, ctype, text) = get(&app, "/metrics").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(ctype.starts_with("text/plain; version=0.0.4"), "{ctype}");
+        assert!(
+            text.lines().any(|l| l
+                == r#"torghut_worker_skill_outcomes_total{outcome="ok",skill="technicals-regime"} 1"#),
+            "{text}"
+        );
+        assert_eq!(get(&app, "/nothing-else").await.0, StatusCode::NOT_FOUND);
+    }
+}
