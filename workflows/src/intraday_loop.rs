@@ -398,7 +398,11 @@ fn veto_reasons(rationale: &str) -> Vec<String> {
     rationale
         .split_once("vetoed: ")
         .map(|(_, rest)| {
-            rest.split("; ")
+            // The rationale goes on after the reasons with the sizing (`; size ...`), which is
+            // not a reason.
+            let reasons = rest.split_once("; size ").map_or(rest, |(r, _)| r);
+            reasons
+                .split("; ")
                 .map(|r| {
                     r.split_whitespace()
                         .map(|w| {
@@ -424,7 +428,8 @@ mod tests {
     fn veto_reasons_are_split_and_normalised() {
         assert_eq!(
             veto_reasons(
-                "score 0.1; vetoed: context quality 0.31 is below the threshold 0.5; kill switch is enabled"
+                "direction buy (score 0.1, confidence 0.2, context quality 0.31); vetoed: context \
+                 quality 0.31 is below the threshold 0.5; kill switch is enabled; size hold 0 bound by veto"
             ),
             vec![
                 "context quality N is below the threshold N",
