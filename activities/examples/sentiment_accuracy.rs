@@ -29,8 +29,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     let split = |s: Split| rows.iter().filter(move |r| r.split == s);
     let dev: Vec<&LabelledSentence> = split(Split::Dev).collect();
     let test: Vec<&LabelledSentence> = split(Split::Test).collect();
-    let vader = SentimentScorer::embedded_vader_only()?;
-    let finance = SentimentScorer::embedded()?;
+    let vader = SentimentScorer::embedded_vader_only();
+    let finance = SentimentScorer::embedded();
     let majority = majority_label(dev.iter().copied())
         .ok_or("the dev split is empty: nothing to pick a majority class from")?;
 

@@ -31,8 +31,6 @@ pub enum ProviderSetupError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     ClickHouse(#[from] crate::providers::clickhouse::ConfigError),
-    #[error("loading the sentiment lexicon: {0}")]
-    Lexicon(#[from] std::io::Error),
 }
 
 /// Everything the context skills read from; one per process, shared by every call.
@@ -60,7 +58,7 @@ impl Providers {
             triggers: Arc::new(MacdCrossScanner::new(bars.clone())),
             bars,
             news: Arc::new(FileNewsProvider::new(embedded_news_dir())),
-            scorer: Arc::new(SentimentScorer::embedded()?),
+            scorer: Arc::new(SentimentScorer::embedded()),
             fundamentals: Arc::new(FileFundamentalsProvider::new(embedded_fundamentals_dir())),
         })
     }
@@ -94,7 +92,7 @@ impl Providers {
             triggers: Arc::new(MacdCrossScanner::new(bars.clone())),
             bars,
             news,
-            scorer: Arc::new(SentimentScorer::embedded()?),
+            scorer: Arc::new(SentimentScorer::embedded()),
             fundamentals,
         })
     }

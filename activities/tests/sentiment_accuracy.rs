@@ -34,7 +34,7 @@ fn test_split() -> Vec<LabelledSentence> {
 #[test]
 fn the_finance_aware_scorer_keeps_its_held_out_accuracy() {
     let test = test_split();
-    let scorer = SentimentScorer::embedded().expect("lexicon");
+    let scorer = SentimentScorer::embedded();
     let e = evaluate(&scorer, &test, SKILL_NEUTRAL_BAND);
     assert!(
         e.accuracy >= ACCURACY_FLOOR,
@@ -52,13 +52,9 @@ fn the_finance_aware_scorer_keeps_its_held_out_accuracy() {
 #[test]
 fn the_finance_layer_beats_the_bare_vader_lexicon_on_held_out_sentences() {
     let test = test_split();
-    let finance = evaluate(
-        &SentimentScorer::embedded().expect("lexicon"),
-        &test,
-        SKILL_NEUTRAL_BAND,
-    );
+    let finance = evaluate(&SentimentScorer::embedded(), &test, SKILL_NEUTRAL_BAND);
     let vader = evaluate(
-        &SentimentScorer::embedded_vader_only().expect("lexicon"),
+        &SentimentScorer::embedded_vader_only(),
         &test,
         SKILL_NEUTRAL_BAND,
     );

@@ -26,7 +26,7 @@ pub fn record() -> Result<Vec<RecordedDecision>> {
     let bars = FileBarProvider::new(embedded_dir());
     let news = FileNewsProvider::new(embedded_news_dir());
     let facts = FileFundamentalsProvider::new(embedded_fundamentals_dir());
-    let scorer = SentimentScorer::embedded()?;
+    let scorer = SentimentScorer::embedded();
     let policy = PolicyConfig::default();
     let mut out = Vec::new();
     for (pattern, symbols) in GRID {

@@ -408,10 +408,9 @@ pub struct SentimentScorer {
 }
 
 impl SentimentScorer {
-    const EMBEDDED_LEXICON: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/data/lexicons/vader_lexicon.txt"
-    );
+    /// VADER's lexicon, compiled into the binary: the scorer's parameters belong to the build
+    /// that was measured (docs/sentiment-accuracy.md), not to whatever file a host provides.
+    const EMBEDDED_LEXICON: &str = include_str!("../../data/lexicons/vader_lexicon.txt");
 
     pub fn from_lexicon_text(text: &str) -> Self {
         let mut scorer = Self::vader_only(text);
@@ -440,17 +439,13 @@ impl SentimentScorer {
         }
     }
 
-    pub fn embedded() -> std::io::Result<Self> {
-        Ok(Self::from_lexicon_text(&std::fs::read_to_string(
-            Self::EMBEDDED_LEXICON,
-        )?))
+    pub fn embedded() -> Self {
+        Self::from_lexicon_text(Self::EMBEDDED_LEXICON)
     }
 
     /// [`Self::vader_only`] over the lexicon shipped in the crate.
-    pub fn embedded_vader_only() -> std::io::Result<Self> {
-        Ok(Self::vader_only(&std::fs::read_to_string(
-            Self::EMBEDDED_LEXICON,
-        )?))
+    pub fn embedded_vader_only() -> Self {
+        Self::vader_only(Self::EMBEDDED_LEXICON)
     }
 
     /// Sentiment of one text in `[-1, 1]` (VADER's `x / sqrt(x^2 + 15)` normalisation).
@@ -650,7 +645,7 @@ mod tests {
     use chrono::TimeZone;
 
     fn scorer() -> SentimentScorer {
-        SentimentScorer::embedded().expect("lexicon")
+        SentimentScorer::embedded()
     }
 
     #[test]
@@ -667,7 +662,7 @@ mod tests {
     #[test]
     fn the_finance_rules_read_which_way_a_quantity_moved() {
         let s = scorer();
-        let vader = SentimentScorer::embedded_vader_only().expect("lexicon");
+        let vader = SentimentScorer::embedded_vader_only();
         for (text, sign) in [
             ("Acme's quarterly loss narrows", 1.0),
             ("Acme's fuel costs surge", -1.0),
