@@ -5,10 +5,17 @@
 use crate::error::ConfigError;
 use crate::file::FileValues;
 use crate::keys::{self, Binary, DefaultValue, Key};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The variable naming the config file; `--config PATH` wins over it.
 pub const CONFIG_FILE_VAR: &str = "TORGHUT_CONFIG_FILE";
+
+/// The config file to read: the `--config` flag's path, else `TORGHUT_CONFIG_FILE`'s; empty is
+/// unset, as for every variable.
+pub fn config_file_path(flag: Option<PathBuf>) -> Option<PathBuf> {
+    flag.or_else(|| std::env::var_os(CONFIG_FILE_VAR).map(PathBuf::from))
+        .filter(|p| !p.as_os_str().is_empty())
+}
 
 /// Where a setting's value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,7 +18,7 @@ pub mod keys;
 mod report;
 mod suggest;
 
-pub use effective::{CONFIG_FILE_VAR, Config, Setting, Shown, Source};
+pub use effective::{CONFIG_FILE_VAR, Config, Setting, Shown, Source, config_file_path};
 pub use error::ConfigError;
 pub use file::FileValues;
 pub use keys::{Binary, KEYS, Key};
