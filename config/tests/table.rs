@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use torghut_config::keys::{Binary, DefaultValue, KEYS, Key};
-use torghut_config::FileValues;
+use torghut_config::{Config, FileValues};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -221,4 +221,27 @@ fn the_example_file_loads_and_names_every_key_with_its_default() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn the_deployed_config_files_load_for_both_binaries() {
+    let mut found = 0;
+    let mut stack = vec![workspace().join("deploy")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("deploy/").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "toml") {
+                found += 1;
+                for binary in [Binary::Gateway, Binary::Worker] {
+                    Config::load(binary, Some(&path)).unwrap_or_else(|e| panic!("{binary:?}: {e}"));
+                }
+            }
+        }
+    }
+    assert!(
+        found >= 2,
+        "expected the example and the base's config.toml"
+    );
 }
