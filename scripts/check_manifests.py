@@ -3,13 +3,16 @@
 
 The JSON schemas (kubernetes-validate) say each object is well formed on its own. This says the
 objects fit together and fit the binaries: every environment variable is one the binaries read
-(docs/configuration.md, docs/providers.md) or one deploy/README.md lists as pending, selectors
-select something, references resolve, a disruption budget can be met, and no Secret value is in
-the manifests. Usage: check_manifests.py RENDERED.yaml... (one rendered kustomization each).
+(docs/configuration.md, docs/providers.md) or one deploy/README.md lists as pending, every key of
+a config file in a ConfigMap is a documented file key, the config file a container names
+(TORGHUT_CONFIG_FILE) is mounted from a ConfigMap that has it, selectors select something,
+references resolve, a disruption budget can be met, and no Secret value is in the manifests. Usage: check_manifests.py RENDERED.yaml... (one rendered kustomization each).
 """
 
+import posixpath
 import re
 import sys
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -35,6 +38,21 @@ def documented_variables() -> set[str]:
     return names
 
 
+def documented_file_keys() -> set[str]:
+    """First column of docs/configuration.md's settings rows: `file.key` | `VARIABLE` | ..."""
+    text = (ROOT / "docs" / "configuration.md").read_text()
+    return set(re.findall(r"^\| `([a-z][a-z0-9_.]*)` \| `(?:TORGHUT|TEMPORAL)_[A-Z0-9_]+` \|", text, re.M))
+
+
+def file_keys(table: dict, prefix: str = "") -> list[str]:
+    """Dotted keys of a TOML document, sections descended into."""
+    keys = []
+    for name, value in table.items():
+        full = f"{prefix}{name}"
+        keys.extend(file_keys(value, full + ".") if isinstance(value, dict) else [full])
+    return keys
+
+
 def where(obj: dict) -> str:
     return f"{obj['kind']}/{obj['metadata']['name']}"
 
@@ -43,7 +61,7 @@ def matches(selector: dict, labels: dict) -> bool:
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
-def check(path: str, known: set[str]) -> list[str]:
+def check(path: str, known: set[str], known_file_keys: set[str]) -> list[str]:
     objs = [o for o in yaml.safe_load_all(Path(path).read_text()) if o]
     by_kind: dict[str, list[dict]] = {}
     for o in objs:
@@ -52,6 +70,21 @@ def check(path: str, known: set[str]) -> list[str]:
     configmaps = {c["metadata"]["name"]: c for c in by_kind.get("ConfigMap", [])}
     hpas = {h["spec"]["scaleTargetRef"]["name"]: h for h in by_kind.get("HorizontalPodAutoscaler", [])}
     errors = []
+
+    for name, cm in configmaps.items():
+        for key, text in cm.get("data", {}).items():
+            if not key.endswith(".toml"):
+                continue
+            try:
+                doc = tomllib.loads(text)
+            except tomllib.TOMLDecodeError as e:
+                errors.append(f"ConfigMap/{name} {key}: not valid TOML: {e}")
+                continue
+            for k in file_keys(doc):
+                if k not in known_file_keys:
+                    errors.append(f"ConfigMap/{name} {key}: `{k}` is not a file key of "
+                                  "docs/configuration.md (a typo, or a secret, which is never in "
+                                  "the file); the binaries would refuse to start")
 
     for s in by_kind.get("Secret", []):
         errors.append(f"{where(s)}: a Secret is in the manifests; reference it, create it outside "
@@ -73,6 +106,17 @@ def check(path: str, known: set[str]) -> list[str]:
                 if isinstance(port, str) and port not in ports:
                     errors.append(f"{ctx}: {probe} uses port {port!r}, which the container does not name")
             variables = {e["name"]: "env" for e in c.get("env", [])}
+            config_file = next((e.get("value") for e in c.get("env", [])
+                                if e["name"] == "TORGHUT_CONFIG_FILE"), None)
+            if config_file:
+                volumes = {v["name"]: v for v in pod["spec"].get("volumes", [])}
+                mount = next((m for m in c.get("volumeMounts", [])
+                              if posixpath.dirname(config_file) == m["mountPath"].rstrip("/")), None)
+                cm_name = ((volumes.get(mount["name"]) or {}).get("configMap") or {}).get("name") if mount else None
+                cm = configmaps.get(cm_name or "")
+                if cm is None or posixpath.basename(config_file) not in cm.get("data", {}):
+                    errors.append(f"{ctx}: TORGHUT_CONFIG_FILE={config_file} is not a key of a "
+                                  "ConfigMap mounted at its directory")
             for e in c.get("env", []):
                 ref = e.get("valueFrom", {}).get("configMapKeyRef")
                 if ref and ref["name"] not in configmaps and not ref.get("optional"):
@@ -133,9 +177,10 @@ def check(path: str, known: set[str]) -> list[str]:
 
 def main() -> int:
     known = documented_variables()
+    known_file_keys = documented_file_keys()
     failed = False
     for path in sys.argv[1:]:
-        for e in check(path, known):
+        for e in check(path, known, known_file_keys):
             print(f"ERROR {path}: {e}")
             failed = True
     return 1 if failed else 0

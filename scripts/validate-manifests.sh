@@ -38,7 +38,7 @@ OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT
 
 # render NAME DIR [COMPONENT]: DIR alone, or DIR with COMPONENT added the way an operator would,
-# in a kustomization of its own. With temporal-mtls it also sets the overlay values that
+# in a kustomization of its own. With temporal-mtls it also sets the config-file keys that
 # component's comments describe, so their names are checked too.
 render() {
   local name="$1" dir="$2" component="${3:-}"
@@ -50,9 +50,15 @@ render() {
       echo "components: [$(realpath --relative-to="$k" "$KUSTOMIZE/components/$component")]"
       if [ "$component" = temporal-mtls ]; then
         echo "configMapGenerator:"
-        echo "  - {name: torghut-decision-common, behavior: merge, literals: [TEMPORAL_ADDRESS=https://temporal.example:7233, TEMPORAL_TLS_CA_FILE=/var/run/secrets/temporal-tls/ca.crt, TEMPORAL_TLS_SERVER_NAME=temporal.example]}"
+        echo "  - {name: torghut-decision-config, behavior: replace, files: [config.toml]}"
       fi
     } >"$k/kustomization.yaml"
+    if [ "$component" = temporal-mtls ]; then
+      # The overlay's config file with the [temporal] keys the component's comments describe.
+      sed -e 's|^address = .*|address = "https://temporal.example:7233"|' \
+        -e 's|^\[temporal\]$|[temporal]\ntls_ca_file = "/var/run/secrets/temporal-tls/ca.crt"\ntls_server_name = "temporal.example"|' \
+        "$KUSTOMIZE/$dir/config.toml" >"$k/config.toml"
+    fi
     dir="$k"
   else
     dir="$KUSTOMIZE/$dir"

@@ -1,4 +1,5 @@
-//! Gateway configuration from the environment, validated at start with the variable's name.
+//! Gateway configuration from the environment (where the config file's values have been put),
+//! validated at start with the variable's name.
 
 use anyhow::{Context, Result, bail};
 use rust_decimal::Decimal;
@@ -29,11 +30,19 @@ pub struct GatewayConfig {
     pub auth: Option<std::sync::Arc<crate::auth::Auth>>,
 }
 
-fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
+/// Where settings are read from: the process environment, or a map in tests.
+type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// A [`Lookup`] as `torghut-connect` reads it (which also takes blank values as unset).
+struct ConnectSource<'a>(Lookup<'a>);
+
+impl torghut_connect::Source for ConnectSource<'_> {
+    fn get(&self, var: &str) -> Option<String> {
+        (self.0)(var).filter(|v| !v.trim().is_empty())
+    }
 }
 
-fn bounded(name: &str, default: u32, min: u32, max: u32) -> Result<u32> {
+fn bounded(var: Lookup, name: &str, default: u32, min: u32, max: u32) -> Result<u32> {
     let Some(raw) = var(name) else {
         return Ok(default);
     };
@@ -47,8 +56,8 @@ fn bounded(name: &str, default: u32, min: u32, max: u32) -> Result<u32> {
 }
 
 /// Tokens from `TORGHUT_API_TOKENS_FILE` (a mounted Secret) or `TORGHUT_API_TOKENS`.
-fn auth() -> Result<Option<std::sync::Arc<crate::auth::Auth>>> {
-    let per_minute = bounded("TORGHUT_RATE_LIMIT_PER_MINUTE", 600, 0, 1_000_000)?;
+fn auth(var: Lookup) -> Result<Option<std::sync::Arc<crate::auth::Auth>>> {
+    let per_minute = bounded(var, "TORGHUT_RATE_LIMIT_PER_MINUTE", 600, 0, 1_000_000)?;
     let (var, spec) = match (var("TORGHUT_API_TOKENS_FILE"), var("TORGHUT_API_TOKENS")) {
         (Some(path), _) => (
             "TORGHUT_API_TOKENS_FILE",
@@ -61,7 +70,7 @@ fn auth() -> Result<Option<std::sync::Arc<crate::auth::Auth>>> {
     Ok(crate::auth::Auth::parse(var, &spec, per_minute)?)
 }
 
-fn probe_symbol() -> Result<String> {
+fn probe_symbol(var: Lookup) -> Result<String> {
     let raw = var("TORGHUT_MARKET_CONTEXT_PROBE_SYMBOL").unwrap_or_else(|| "SPY".into());
     torghut_proto::model::Symbol::parse(&raw)
         .map(|s| s.to_string())
@@ -74,11 +83,15 @@ fn probe_symbol() -> Result<String> {
 
 impl GatewayConfig {
     pub fn from_env() -> Result<Self> {
+        Self::from_lookup(&|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    fn from_lookup(var: Lookup) -> Result<Self> {
         let listen_raw = var("TORGHUT_GATEWAY_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".into());
         let listen = listen_raw.parse().with_context(|| {
             format!("TORGHUT_GATEWAY_LISTEN: expected host:port, got {listen_raw:?}")
         })?;
-        let temporal = torghut_connect::TemporalSettings::from_env()?;
+        let temporal = torghut_connect::TemporalSettings::from_source(&ConnectSource(var))?;
         let heartbeat_raw = var("TORGHUT_SSE_HEARTBEAT_SECONDS").unwrap_or_else(|| "10".into());
         let heartbeat: u64 = heartbeat_raw.parse().with_context(|| {
             format!("TORGHUT_SSE_HEARTBEAT_SECONDS: expected whole seconds, got {heartbeat_raw:?}")
@@ -99,8 +112,8 @@ impl GatewayConfig {
             policy.min_context_quality = q;
         }
         let llm = LlmCallPolicy {
-            timeout_seconds: bounded("TORGHUT_LLM_TIMEOUT_SECONDS", 60, 1, 600)?,
-            max_attempts: bounded("TORGHUT_LLM_MAX_ATTEMPTS", 3, 1, 10)?,
+            timeout_seconds: bounded(var, "TORGHUT_LLM_TIMEOUT_SECONDS", 60, 1, 600)?,
+            max_attempts: bounded(var, "TORGHUT_LLM_MAX_ATTEMPTS", 3, 1, 10)?,
         };
         Ok(Self {
             llm,
@@ -110,14 +123,104 @@ impl GatewayConfig {
             heartbeat: Duration::from_secs(heartbeat),
             sse_retry: Duration::from_secs(2),
             policy,
-            market_context_probe_symbol: probe_symbol()?,
-            auth: auth()?,
+            market_context_probe_symbol: probe_symbol(var)?,
+            auth: auth(var)?,
             market_context_cache: Duration::from_secs(u64::from(bounded(
+                var,
                 "TORGHUT_MARKET_CONTEXT_CACHE_SECONDS",
                 60,
                 0,
                 3600,
             )?)),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use torghut_config::keys::{Binary, DefaultValue, read_by};
+
+    fn config(vars: &[(&str, &str)]) -> Result<GatewayConfig> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        GatewayConfig::from_lookup(&|name| map.get(name).cloned())
+    }
+
+    /// What docs/configuration.md and `--check-config` call the default is what the reader uses.
+    #[test]
+    fn defaults_are_the_key_tables() {
+        let c = config(&[]).expect("defaults");
+        let ours = [
+            ("TEMPORAL_ADDRESS", c.temporal.address.to_string()),
+            ("TEMPORAL_NAMESPACE", c.temporal.namespace.clone()),
+            ("TEMPORAL_TLS", c.temporal.tls.is_some().to_string()),
+            ("TORGHUT_TASK_QUEUE", c.task_queue.clone()),
+            ("TORGHUT_GATEWAY_LISTEN", c.listen.to_string()),
+            (
+                "TORGHUT_SSE_HEARTBEAT_SECONDS",
+                c.heartbeat.as_secs().to_string(),
+            ),
+            (
+                "TORGHUT_MIN_CONTEXT_QUALITY",
+                c.policy.min_context_quality.to_string(),
+            ),
+            (
+                "TORGHUT_MARKET_CONTEXT_PROBE_SYMBOL",
+                c.market_context_probe_symbol.clone(),
+            ),
+            (
+                "TORGHUT_MARKET_CONTEXT_CACHE_SECONDS",
+                c.market_context_cache.as_secs().to_string(),
+            ),
+            (
+                "TORGHUT_LLM_TIMEOUT_SECONDS",
+                c.llm.timeout_seconds.to_string(),
+            ),
+            ("TORGHUT_LLM_MAX_ATTEMPTS", c.llm.max_attempts.to_string()),
+        ];
+        for key in read_by(Binary::Gateway) {
+            let DefaultValue::Value(default) = key.default else {
+                continue;
+            };
+            match ours.iter().find(|(var, _)| *var == key.env) {
+                // `Url` adds the root path: http://127.0.0.1:7233/.
+                Some((var, value)) => assert_eq!(
+                    value.trim_end_matches('/'),
+                    default,
+                    "{var}: the reader's default differs from config/src/keys.rs"
+                ),
+                None if key.env == "TORGHUT_RATE_LIMIT_PER_MINUTE" => {
+                    // Only in force (and visible) with tokens.
+                    let with_tokens =
+                        config(&[("TORGHUT_API_TOKENS", "ops:0123456789abcdef")]).expect("tokens");
+                    let auth = format!("{:?}", with_tokens.auth);
+                    assert!(auth.contains(&format!("per_minute: {default}")), "{auth}");
+                    assert!(!auth.contains("0123456789abcdef"), "{auth}");
+                }
+                None => panic!("{}: a gateway default this test does not check", key.env),
+            }
+        }
+        assert!(c.auth.is_none());
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        for (var, value) in [
+            ("TORGHUT_GATEWAY_LISTEN", "nope"),
+            ("TORGHUT_SSE_HEARTBEAT_SECONDS", "99"),
+            ("TORGHUT_MIN_CONTEXT_QUALITY", "2"),
+            ("TORGHUT_RATE_LIMIT_PER_MINUTE", "-1"),
+            ("TEMPORAL_TLS", "maybe"),
+        ] {
+            let e = config(&[(var, value)]).err().map(|e| format!("{e:#}"));
+            assert!(
+                e.as_deref().is_some_and(|e| e.starts_with(var)),
+                "{var}={value}: {e:?}"
+            );
+        }
     }
 }

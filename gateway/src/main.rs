@@ -10,9 +10,30 @@ mod routes;
 mod runs;
 mod sse;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
+use clap::Parser;
+use std::path::PathBuf;
 use std::sync::Arc;
 use temporalio_client::{Client, ClientOptions, Connection};
+use torghut_config::Binary;
+
+/// Configuration is the environment plus an optional TOML file (docs/configuration.md).
+#[derive(Parser)]
+#[command(
+    name = "torghut-gateway",
+    version,
+    about = "The HTTP face of the Torghut decision engine."
+)]
+struct Cli {
+    /// TOML config file (default: $TORGHUT_CONFIG_FILE, if set); a variable set in the
+    /// environment wins over its key.
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Load and validate the configuration, print every setting with its source (secrets as
+    /// <set>/<unset>), and exit: 0 when it is valid. Does not connect to Temporal.
+    #[arg(long)]
+    check_config: bool,
+}
 
 /// Shared state of every handler.
 #[derive(Clone)]
@@ -26,14 +47,37 @@ pub struct AppState {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
+/// Configuration first, while the process has one thread (see `export_to_env`); then the
+/// runtime, which `#[tokio::main]` would have started before any of it.
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let file = torghut_config::config_file_path(cli.config);
+    let settings = torghut_config::Config::load(Binary::Gateway, file.as_deref())?;
+    // SAFETY: no other thread exists yet: argument parsing and the loader start none, and the
+    // tokio runtime is built below.
+    unsafe { settings.export_to_env() };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let config = config::GatewayConfig::from_env()?;
+    let config = config::GatewayConfig::from_env()
+        .map_err(|e| anyhow!(settings.explain(&format!("{e:#}"))))?;
+    if cli.check_config {
+        println!("torghut-gateway: configuration is valid");
+        print!("{}", settings.report());
+        return Ok(());
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?
+        .block_on(serve(config))
+        // Binding the listen address can still fail on a value from the file.
+        .map_err(|e| anyhow!(settings.explain(&format!("{e:#}"))))
+}
+
+async fn serve(config: config::GatewayConfig) -> Result<()> {
     let connection = Connection::connect(config.temporal.connection_options())
         .await
         .with_context(|| format!("connecting to Temporal at {}", config.temporal.describe()))?;

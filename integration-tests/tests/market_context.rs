@@ -106,7 +106,7 @@ async fn alpaca_news_is_paged_cut_at_as_of_and_scored() {
     let out = blocking(|| {
         news_sentiment(
             &alpaca(FAKE_ALPACA_KEY_ID),
-            &SentimentScorer::embedded().expect("lexicon"),
+            &SentimentScorer::embedded(),
             "IBM",
             as_of(),
         )

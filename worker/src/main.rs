@@ -1,149 +1,82 @@
 //! `torghut-worker`: polls the decision task queue and runs `decision-workflow` and its skills.
 //!
-//! Configuration is environment only (see docs/configuration.md); a bad value stops the worker
-//! at start with the variable's name, rather than failing the first decision.
+//! Configuration is the environment plus an optional TOML file (see docs/configuration.md); a
+//! bad value stops the worker at start with the variable's name (and the file key, when the
+//! value came from the file), rather than failing the first decision.
 
 mod probes;
+mod settings;
 
-use anyhow::{Context, Result, bail};
-use std::sync::Arc;
+use anyhow::{Context, Result, anyhow};
+use clap::Parser;
+use settings::WorkerSettings;
+use std::path::PathBuf;
 use temporalio_client::{Client, ClientOptions, Connection};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
-use torghut_activities::DecisionSkills;
-use torghut_activities::context::Providers;
-use torghut_activities::faults::FaultPlan;
-use torghut_activities::llm::{LlmEndpoint, Secret};
-use torghut_activities::metrics::ActivityMetrics;
-use torghut_activities::routing::ConfiguredHealth;
-use torghut_connect::TemporalSettings;
-use torghut_workflows::ledger::{DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS};
-use torghut_workflows::routing::{AdapterHealth, AdapterPolicy};
-use torghut_workflows::{
-    DEFAULT_TASK_QUEUE, DecisionWorkflow, ExposureLedger, IntradayLoop, MarketContextWorkflow,
-};
+use torghut_config::Binary;
+use torghut_workflows::{DecisionWorkflow, ExposureLedger, IntradayLoop, MarketContextWorkflow};
 
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+#[derive(Parser)]
+#[command(
+    name = "torghut-worker",
+    version,
+    about = "The Temporal worker of the Torghut decision engine: its workflows and skill activities."
+)]
+struct Cli {
+    /// TOML config file (default: $TORGHUT_CONFIG_FILE, if set); a variable set in the
+    /// environment wins over its key.
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Load and validate the configuration (providers included), print every setting with its
+    /// source (secrets as <set>/<unset>), and exit: 0 when it is valid. Does not connect to
+    /// Temporal or to any provider.
+    #[arg(long)]
+    check_config: bool,
 }
 
-fn env_bool(name: &str, default: bool) -> Result<bool> {
-    match std::env::var(name) {
-        Err(_) => Ok(default),
-        Ok(v) => match v.as_str() {
-            "true" | "1" => Ok(true),
-            "false" | "0" => Ok(false),
-            other => bail!("{name}: expected true or false, got {other:?}"),
-        },
-    }
-}
-
-fn adapter_policy() -> Result<AdapterPolicy> {
-    match env_or("TORGHUT_ADAPTER_POLICY", "lean_paper_only").as_str() {
-        "alpaca_only" => Ok(AdapterPolicy::AlpacaOnly),
-        "lean_paper_only" => Ok(AdapterPolicy::LeanPaperOnly),
-        "lean_allowed" => Ok(AdapterPolicy::LeanAllowed),
-        other => bail!(
-            "TORGHUT_ADAPTER_POLICY: expected alpaca_only, lean_paper_only or lean_allowed, got {other:?}"
-        ),
-    }
-}
-
-/// The LLM endpoint for `llm_review` runs. The key comes from the environment or a file (a
-/// mounted Secret), never from a config file or the command line, and is never logged.
-fn llm_endpoint() -> Result<Option<Arc<LlmEndpoint>>> {
-    let Some(base) = std::env::var("TORGHUT_LLM_BASE_URL")
-        .ok()
-        .filter(|v| !v.is_empty())
-    else {
-        return Ok(None);
-    };
-    let base_url = url::Url::parse(&base).with_context(|| {
-        format!(
-            "TORGHUT_LLM_BASE_URL: expected a URL such as http://127.0.0.1:8000/v1, got {base:?}"
-        )
-    })?;
-    let key = match (
-        std::env::var("TORGHUT_LLM_API_KEY"),
-        std::env::var("TORGHUT_LLM_API_KEY_FILE"),
-    ) {
-        (Ok(k), _) if !k.is_empty() => Some(k),
-        (_, Ok(path)) if !path.is_empty() => Some(
-            std::fs::read_to_string(&path)
-                .with_context(|| format!("TORGHUT_LLM_API_KEY_FILE: cannot read {path}"))?
-                .trim()
-                .to_owned(),
-        ),
-        _ => None,
-    };
-    let model = std::env::var("TORGHUT_LLM_MODEL")
-        .ok()
-        .filter(|m| !m.is_empty());
-    Ok(Some(Arc::new(LlmEndpoint::new(
-        base_url,
-        key.map(Secret::new),
-        model,
-        env_bool("TORGHUT_LLM_STREAM", false)?,
-    ))))
-}
-
-fn reservation_ttl() -> Result<u32> {
-    let raw = env_or(
-        "TORGHUT_RESERVATION_TTL_SECONDS",
-        &DEFAULT_TTL_SECONDS.to_string(),
-    );
-    let ttl: u32 = raw.parse().with_context(|| {
-        format!("TORGHUT_RESERVATION_TTL_SECONDS: expected whole seconds, got {raw:?}")
-    })?;
-    if !(1..=MAX_TTL_SECONDS).contains(&ttl) {
-        bail!("TORGHUT_RESERVATION_TTL_SECONDS: expected 1..={MAX_TTL_SECONDS}, got {ttl}");
-    }
-    Ok(ttl)
-}
-
-/// Injected faults for chaos tests; refusing to start on a malformed plan beats ignoring it.
-fn faults() -> Result<FaultPlan> {
-    let spec = env_or("TORGHUT_FAULTS", "");
-    let plan = FaultPlan::parse(&spec).map_err(|e| anyhow::anyhow!("TORGHUT_FAULTS: {e}"))?;
-    if !spec.is_empty() {
-        tracing::warn!(%spec, "fault injection is ON: this worker misbehaves on purpose");
-    }
-    Ok(plan)
-}
-
-#[tokio::main]
-async fn main() -> Result<()> {
+/// Configuration first, while the process has one thread (see `export_to_env`); then the
+/// runtime, which `#[tokio::main]` would have started before any of it.
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let file = torghut_config::config_file_path(cli.config);
+    let config = torghut_config::Config::load(Binary::Worker, file.as_deref())?;
+    // SAFETY: no other thread exists yet: argument parsing and the loader start none, and the
+    // tokio runtime is built below.
+    unsafe { config.export_to_env() };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,temporalio_sdk_core=warn".into()),
         )
         .init();
+    let settings =
+        WorkerSettings::from_env().map_err(|e| anyhow!(config.explain(&format!("{e:#}"))))?;
+    if cli.check_config {
+        println!("torghut-worker: configuration is valid");
+        print!("{}", config.report());
+        return Ok(());
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?
+        .block_on(run(settings))
+}
 
-    let temporal = TemporalSettings::from_env()?;
+async fn run(settings: WorkerSettings) -> Result<()> {
+    let WorkerSettings {
+        temporal,
+        task_queue,
+        skills,
+        metrics_listen,
+    } = settings;
     let address = temporal.describe();
     let namespace = temporal.namespace.clone();
-    let task_queue = env_or("TORGHUT_TASK_QUEUE", DEFAULT_TASK_QUEUE);
-    let metrics = Arc::new(ActivityMetrics::new()?);
-    let probes = probes::Probes::new(metrics.clone());
-
-    let skills = DecisionSkills {
-        // Every provider setting is checked here, so a bad one stops the worker at start
-        // with the variable's name.
-        providers: Arc::new(Providers::from_env()?),
-        adapter_policy: adapter_policy()?,
-        adapter_health: Arc::new(ConfiguredHealth(AdapterHealth {
-            alpaca_healthy: env_bool("TORGHUT_ALPACA_HEALTHY", true)?,
-            lean_healthy: env_bool("TORGHUT_LEAN_HEALTHY", true)?,
-        })),
-        llm: llm_endpoint()?,
-        reservation_ttl_seconds: reservation_ttl()?,
-        faults: faults()?,
-        metrics,
-    };
     let llm_configured = skills.llm.is_some();
+    let probes = probes::Probes::new(skills.metrics.clone());
     // Listening before connecting: liveness answers while the worker connects, and readiness
     // says it is not polling yet.
-    match probes::listen_address()? {
+    match metrics_listen {
         Some(addr) => probes::serve(addr, probes.clone()).await?,
         None => tracing::info!("{} is off: no metrics or probes", probes::LISTEN_VAR),
     }
