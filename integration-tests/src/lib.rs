@@ -241,21 +241,33 @@ impl Stack {
     /// The pid of a running process of the stack (`temporal`, `worker`, `gateway`), not of its
     /// watchdog: what a test signals, or reads `/proc` of.
     pub fn pid(&self, name: &str) -> Result<u32> {
-        let watchdog = *self
+        if !self
             .running
             .lock()
             .map_err(|_| anyhow::anyhow!("poisoned"))?
-            .get(name)
-            .with_context(|| format!("no {name} running"))?;
-        let out = Command::new("pgrep")
-            .args(["-P", &watchdog.to_string()])
-            .output()?;
-        String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .next()
-            .with_context(|| format!("{name} process not found under watchdog {watchdog}"))?
-            .parse()
-            .context("pgrep printed a non-numeric pid")
+            .contains_key(name)
+        {
+            bail!("no {name} running");
+        }
+        // The watchdog writes its child's pid as soon as it has one. (Asking for the watchdog's
+        // children instead can name its `sleep` once pids wrap around.)
+        let pidfile = self.pidfile(name);
+        let mut pid = None;
+        wait_until(
+            &format!("{name}'s pid file"),
+            Duration::from_secs(10),
+            || {
+                pid = std::fs::read_to_string(&pidfile)
+                    .ok()
+                    .and_then(|t| t.trim().parse().ok());
+                pid.is_some()
+            },
+        )?;
+        pid.with_context(|| format!("{} holds no pid", pidfile.display()))
+    }
+
+    fn pidfile(&self, name: &str) -> PathBuf {
+        self.log_dir.join(format!("{name}.pid"))
     }
 
     /// Stops a process of the stack and waits (up to 30 s) until it is gone, so a restart can
@@ -308,7 +320,15 @@ impl Stack {
             .get_envs()
             .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned())))
             .collect();
-        let watchdog = r#"parent=$1; shift; "$@" & child=$!
+        let pidfile = self.pidfile(name);
+        match std::fs::remove_file(&pidfile) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).context("removing a stale pid file");
+            }
+            _ => {}
+        }
+        let watchdog = r#"parent=$1; pidfile=$2; shift 2; "$@" & child=$!
+echo "$child" > "$pidfile.tmp" && mv "$pidfile.tmp" "$pidfile"
 while kill -0 "$parent" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 0.5; done
 kill "$child" 2>/dev/null; sleep 1; kill -9 "$child" 2>/dev/null; wait"#;
         let child = Command::new("bash")
@@ -316,6 +336,7 @@ kill "$child" 2>/dev/null; sleep 1; kill -9 "$child" 2>/dev/null; wait"#;
             .arg(watchdog)
             .arg("watchdog")
             .arg(std::process::id().to_string())
+            .arg(&pidfile)
             .arg(program)
             .args(args)
             .envs(envs)
