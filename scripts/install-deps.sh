@@ -50,6 +50,13 @@ fi
 
 command -v cargo >/dev/null 2>&1 || { echo "error: cargo not found; install Rust (rustup) first" >&2; exit 1; }
 
+# cargo-deny for the dependency policy in deny.toml (licences, bans, sources), from crates.io.
+CARGO_DENY_VERSION=0.20.2
+if [ "$(cargo deny --version 2>/dev/null | awk '{print $2}')" != "$CARGO_DENY_VERSION" ]; then
+  echo "installing from crates.io: cargo-deny ${CARGO_DENY_VERSION} (a few minutes, once)"
+  cargo install -q --locked cargo-deny --version "$CARGO_DENY_VERSION"
+fi
+
 # cargo-fuzz for scripts/fuzz.sh, from crates.io (libFuzzer itself comes with libfuzzer-sys).
 CARGO_FUZZ_VERSION=0.13.2
 if [ "$(cargo fuzz --version 2>/dev/null | awk '{print $2}')" != "$CARGO_FUZZ_VERSION" ]; then

@@ -10,6 +10,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== dependency policy (cargo deny: licences, bans, sources; see deny.toml)"
+cargo deny --log-level error check bans licenses sources
 echo "== OpenAPI document (openapi-spec-validator)"
 python3 -m openapi_spec_validator gateway/openapi.json
 echo "== Kubernetes manifests (kustomize render + kubernetes-validate)"

@@ -1,6 +1,7 @@
 //! A decision end to end: HTTP → gateway → real Temporal → worker → SSE, and the API's
 //! idempotency, resume and validation contracts.
 
+use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use std::time::Duration;
 use temporalio_client::WorkflowCountOptions;
@@ -380,11 +381,10 @@ async fn many_subscribers_share_one_watcher_per_run() {
         .await
         .expect("history")
         .to_ascii_lowercase();
+    // No lower bound: on a loaded machine the run can finish before the watcher's first poll
+    // reaches it, and the watcher then loads it from its result with no Update at all (seen on
+    // CI-like load). The chaos tests stream runs that are still going.
     let polls = text.matches("update_accepted").count() + text.matches("updateaccepted").count();
-    assert!(
-        polls >= 1,
-        "the watcher long-polls with the poll_events update"
-    );
     assert!(
         polls < SUBSCRIBERS,
         "{polls} polls for {SUBSCRIBERS} subscribers"
@@ -395,7 +395,7 @@ async fn many_subscribers_share_one_watcher_per_run() {
 async fn concurrent_decisions_on_one_account_never_reserve_more_than_its_budget() {
     const DECISIONS: usize = 24;
     let account = format!("acct-{}", uuid::Uuid::new_v4());
-    let budget = 2000.0;
+    let budget = Decimal::from(2000);
     let bodies: Vec<Value> = (0..DECISIONS)
         .map(|_| {
             let mut b = sample_request();
@@ -405,18 +405,21 @@ async fn concurrent_decisions_on_one_account_never_reserve_more_than_its_budget(
         })
         .collect();
     let logs = futures::future::join_all(bodies.iter().map(stream_to_end)).await;
-    let mut total = 0.0;
+    let mut total = Decimal::ZERO;
     let mut buys = 0;
     for log in &logs {
         let intent = &log.last().expect("final").data["payload"]["intent"];
-        let reserved: f64 = intent["reserved_notional"]
+        let reserved: Decimal = intent["reserved_notional"]
             .as_str()
             .expect("reserved")
             .parse()
             .expect("decimal");
         if intent["action"] == "buy" {
             buys += 1;
-            assert!(reserved > 0.0, "a buy holds a reservation: {intent}");
+            assert!(
+                reserved > Decimal::ZERO,
+                "a buy holds a reservation: {intent}"
+            );
         }
         total += reserved;
     }
@@ -437,13 +440,6 @@ async fn concurrent_decisions_on_one_account_never_reserve_more_than_its_budget(
         )
         .await
         .expect("ledger");
-    let held: f64 = state
-        .active_total(None)
-        .to_string()
-        .parse()
-        .expect("decimal");
-    assert!(
-        (held - total).abs() < 1e-9,
-        "ledger {held} == intents {total}"
-    );
+    let held = state.active_total(None);
+    assert_eq!(held, total, "the ledger holds what the intents report");
 }
