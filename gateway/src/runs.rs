@@ -93,6 +93,7 @@ impl Runs {
             request: wire,
             policy: self.policy.clone(),
             llm: self.llm.clone(),
+            traceparent: None,
         };
         match self
             .client
