@@ -1,6 +1,7 @@
 //! The skill bundle as Temporal activities: each implements a declaration from
 //! `torghut_workflows::activity_io`, maps [`SkillError`] onto retryable or non-retryable
-//! failures, and runs blocking provider I/O off the async runtime.
+//! failures, and runs blocking provider I/O off the async runtime. Each runs inside an
+//! [`activity_span`] that continues its run's trace.
 
 use crate::context::Providers;
 use crate::llm::{LlmEndpoint, LlmError};
@@ -16,6 +17,7 @@ use temporalio_macros::activities;
 use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use torghut_proto::model::{self, ValidatedRequest};
+use torghut_proto::trace::TraceParent;
 use torghut_proto::v1::LlmResponse;
 use torghut_proto::v1::SkillOutput;
 use torghut_workflows::activity_io::{ContextDomainInput, ReadTriggersInput, ReleaseInput};
@@ -29,6 +31,7 @@ use torghut_workflows::ledger::ReleaseResult;
 use torghut_workflows::routing::AdapterPolicy;
 use torghut_workflows::skills as skills_names;
 use torghut_workflows::triggers::TriggerSignal;
+use tracing::Instrument;
 
 /// Everything the skills read from; one per worker, shared by all activity invocations.
 pub struct DecisionSkills {
@@ -66,11 +69,31 @@ fn validated(input: &SkillInput) -> Result<ValidatedRequest, SkillError> {
     model::validate(&input.request).map_err(|e| SkillError::InvalidInput(e.to_string()))
 }
 
-/// Runs blocking provider work on the blocking pool; a panic there is a retryable failure.
+/// The span an activity runs in: which activity (`skill`), for which run, in which trace, at
+/// which attempt. It continues the run's trace from `traceparent` (see
+/// `torghut_telemetry::context::join_run`): log lines inside it carry the trace id and, with
+/// export on, it is exported as a child of the SDK's span for this activity attempt.
+fn activity_span(ctx: &ActivityContext, skill: &str, traceparent: Option<&str>) -> tracing::Span {
+    let info = ctx.info();
+    let span = tracing::info_span!(
+        "skill",
+        skill,
+        workflow_id = info.workflow_id.as_deref().unwrap_or_default(),
+        trace_id = tracing::field::Empty,
+        attempt = info.attempt,
+    );
+    let run = traceparent.and_then(|t| TraceParent::parse(t).ok());
+    torghut_telemetry::context::join_run(&span, run);
+    span
+}
+
+/// Runs blocking provider work on the blocking pool, inside the caller's span (so its log lines
+/// keep the trace id); a panic there is a retryable failure.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, SkillError> + Send + 'static,
 ) -> Result<T, ActivityError> {
-    match tokio::task::spawn_blocking(f).await {
+    let span = tracing::Span::current();
+    match tokio::task::spawn_blocking(move || span.in_scope(f)).await {
         Ok(result) => result.map_err(activity_error),
         Err(join) => Err(activity_error(SkillError::Unavailable(format!(
             "skill task failed: {join}"
@@ -103,14 +126,19 @@ impl DecisionSkills {
         name: &'static str,
         input: SkillInput,
     ) -> Result<SkillOutput, ActivityError> {
-        let req = validated(&input).map_err(activity_error)?;
-        self.run_domain(
-            ctx,
-            name,
-            req.symbol.to_string(),
-            req.trigger.event_ts,
-            req.trigger.features,
-        )
+        let span = activity_span(ctx, name, input.traceparent.as_deref());
+        async move {
+            let req = validated(&input).map_err(activity_error)?;
+            self.run_domain(
+                ctx,
+                name,
+                req.symbol.to_string(),
+                req.trigger.event_ts,
+                req.trigger.features,
+            )
+            .await
+        }
+        .instrument(span)
         .await
     }
 
@@ -131,6 +159,7 @@ impl DecisionSkills {
         let sym = symbol.clone();
         let out = blocking(move || providers.run_skill(name, &sym, as_of, &features)).await?;
         self.faults.after(name, &symbol, attempt).await;
+        tracing::debug!(status = %out.status, quality = %out.quality_score, "skill finished");
         Ok(out)
     }
 }
@@ -143,10 +172,13 @@ impl DecisionSkills {
         ctx: ActivityContext,
         input: LlmReviewInput,
     ) -> Result<LlmResponse, ActivityError> {
+        let span = activity_span(&ctx, "llm-review", input.traceparent.as_deref());
         let Some(endpoint) = self.llm.clone() else {
-            return Err(llm_error(LlmError::NotConfigured(
-                "set TORGHUT_LLM_BASE_URL on the worker".into(),
-            )));
+            return Err(span.in_scope(|| {
+                llm_error(LlmError::NotConfigured(
+                    "set TORGHUT_LLM_BASE_URL on the worker".into(),
+                ))
+            }));
         };
         // Stop just before the attempt's start-to-close deadline, so our own timeout (a clear
         // LlmTimeout) wins over Temporal's.
@@ -157,10 +189,14 @@ impl DecisionSkills {
             .map_or(Duration::from_secs(60), |left| {
                 left.saturating_sub(Duration::from_millis(250))
             });
-        endpoint
-            .complete(&input.llm_review, timeout)
-            .await
-            .map_err(llm_error)
+        async move {
+            endpoint
+                .complete(&input.llm_review, timeout)
+                .await
+                .map_err(llm_error)
+        }
+        .instrument(span)
+        .await
     }
 
     #[activity(definition = markers::MarketContext)]
@@ -206,7 +242,7 @@ impl DecisionSkills {
     #[activity(definition = markers::ReadTriggers)]
     pub async fn read_triggers(
         self: Arc<Self>,
-        _ctx: ActivityContext,
+        ctx: ActivityContext,
         input: ReadTriggersInput,
     ) -> Result<Vec<TriggerSignal>, ActivityError> {
         let parse = |raw: &str, field: &str| {
@@ -221,7 +257,9 @@ impl DecisionSkills {
             .map(|s| parse(s, "since"))
             .transpose()?;
         let providers = self.providers.clone();
-        blocking(move || providers.triggers.signals(&input.watchlist, since, until)).await
+        blocking(move || providers.triggers.signals(&input.watchlist, since, until))
+            .instrument(activity_span(&ctx, "read-triggers", None))
+            .await
     }
 
     #[activity(definition = markers::ContextDomain)]
@@ -240,7 +278,9 @@ impl DecisionSkills {
         let as_of = DateTime::parse_from_rfc3339(&input.as_of_utc)
             .map_err(|e| invalid(format!("as_of_utc: {e}")))?
             .with_timezone(&Utc);
+        let span = activity_span(&ctx, name, None);
         self.run_domain(&ctx, name, symbol.to_string(), as_of, BTreeMap::new())
+            .instrument(span)
             .await
     }
 
@@ -248,6 +288,57 @@ impl DecisionSkills {
     pub async fn risk_exposure_sizing(
         self: Arc<Self>,
         ctx: ActivityContext,
+        input: SizingInput,
+    ) -> Result<SizingOutcome, ActivityError> {
+        let span = activity_span(
+            &ctx,
+            skills_names::RISK_EXPOSURE_SIZING,
+            input.traceparent.as_deref(),
+        );
+        self.sizing(&ctx, input).instrument(span).await
+    }
+
+    #[activity(definition = markers::ReleaseExposure)]
+    pub async fn release_exposure(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: ReleaseInput,
+    ) -> Result<ReleaseResult, ActivityError> {
+        let span = activity_span(
+            &ctx,
+            skills_names::RELEASE_EXPOSURE,
+            input.traceparent.as_deref(),
+        );
+        exposure::release(&ctx.client(), &input.account_id, &input.reservation_id)
+            .instrument(span)
+            .await
+            .map_err(activity_error)
+    }
+
+    #[activity(definition = markers::ExecutionRouting)]
+    pub async fn execution_routing(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: RoutingInput,
+    ) -> Result<RoutingOutcome, ActivityError> {
+        let span = activity_span(
+            &ctx,
+            skills_names::EXECUTION_ROUTING,
+            input.traceparent.as_deref(),
+        );
+        span.in_scope(|| {
+            routing::execution_routing(&input, self.adapter_policy, &*self.adapter_health)
+                .map_err(activity_error)
+        })
+    }
+}
+
+impl DecisionSkills {
+    /// Sizing, then the reservation in the account's exposure ledger (an Update from here, so it
+    /// is traced as part of this activity).
+    async fn sizing(
+        self: Arc<Self>,
+        ctx: &ActivityContext,
         input: SizingInput,
     ) -> Result<SizingOutcome, ActivityError> {
         let symbol = input.request.symbol.clone();
@@ -277,26 +368,5 @@ impl DecisionSkills {
             )
             .await;
         Ok(outcome)
-    }
-
-    #[activity(definition = markers::ReleaseExposure)]
-    pub async fn release_exposure(
-        self: Arc<Self>,
-        ctx: ActivityContext,
-        input: ReleaseInput,
-    ) -> Result<ReleaseResult, ActivityError> {
-        exposure::release(&ctx.client(), &input.account_id, &input.reservation_id)
-            .await
-            .map_err(activity_error)
-    }
-
-    #[activity(definition = markers::ExecutionRouting)]
-    pub async fn execution_routing(
-        self: Arc<Self>,
-        _ctx: ActivityContext,
-        input: RoutingInput,
-    ) -> Result<RoutingOutcome, ActivityError> {
-        routing::execution_routing(&input, self.adapter_policy, &*self.adapter_health)
-            .map_err(activity_error)
     }
 }

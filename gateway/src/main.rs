@@ -5,13 +5,14 @@ mod config;
 mod context_cache;
 mod error;
 mod hub;
+mod request_trace;
 mod routes;
 mod runs;
 mod sse;
 
 use anyhow::{Context, Result};
 use std::sync::Arc;
-use temporalio_client::{Client, ClientOptions, Connection};
+use temporalio_client::{Client, Connection};
 
 /// Shared state of every handler.
 #[derive(Clone)]
@@ -26,18 +27,15 @@ pub struct AppState {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    // Logs, and trace export when OTEL_EXPORTER_OTLP_ENDPOINT is set; flushed when dropped.
+    let telemetry = torghut_telemetry::init("torghut-gateway", "info")?;
     let config = config::GatewayConfig::from_env()?;
     let connection = Connection::connect(config.temporal.connection_options())
         .await
         .with_context(|| format!("connecting to Temporal at {}", config.temporal.describe()))?;
     let client = Client::new(
         connection,
-        ClientOptions::new(config.temporal.namespace.clone()).build(),
+        telemetry.temporal_client_options(config.temporal.namespace.clone()),
     )?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -5,7 +5,7 @@
 
 use anyhow::{Context, Result, bail};
 use std::sync::Arc;
-use temporalio_client::{Client, ClientOptions, Connection};
+use temporalio_client::{Client, Connection};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use torghut_activities::DecisionSkills;
 use torghut_activities::context::Providers;
@@ -109,12 +109,8 @@ fn faults() -> Result<FaultPlan> {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,temporalio_sdk_core=warn".into()),
-        )
-        .init();
+    // Logs, and trace export when OTEL_EXPORTER_OTLP_ENDPOINT is set; flushed when dropped.
+    let telemetry = torghut_telemetry::init("torghut-worker", "info,temporalio_sdk_core=warn")?;
 
     let temporal = TemporalSettings::from_env()?;
     let address = temporal.describe();
@@ -140,7 +136,10 @@ async fn main() -> Result<()> {
     let connection = Connection::connect(temporal.connection_options())
         .await
         .with_context(|| format!("connecting to Temporal at {address}"))?;
-    let client = Client::new(connection, ClientOptions::new(namespace.clone()).build())?;
+    let client = Client::new(
+        connection,
+        telemetry.temporal_client_options(namespace.clone()),
+    )?;
     let options = WorkerOptions::new(task_queue.clone())
         .register_workflow::<DecisionWorkflow>()?
         .register_workflow::<ExposureLedger>()?
