@@ -25,6 +25,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ".torghut.decision.v1.DecisionIntent.order_constraints",
             "#[serde(default)]",
         )
+        // Added after runs were recorded: results and Update answers of older runs lack it.
+        .field_attribute(
+            ".torghut.decision.v1.DecisionEvent.trace_id",
+            "#[serde(default)]",
+        )
         // Torghut's LLM review trigger carries no source and no execution context flags; both
         // are informational for that path, so absence is not an error.
         .field_attribute(".torghut.decision.v1.Trigger.source", "#[serde(default)]")

@@ -1,6 +1,7 @@
 //! The skill bundle as Temporal activities: each implements a declaration from
 //! `torghut_workflows::activity_io`, maps [`SkillError`] onto retryable or non-retryable
-//! failures, and runs blocking provider I/O off the async runtime. Every attempt is timed and
+//! failures, and runs blocking provider I/O off the async runtime. Each runs inside an
+//! [`activity_span`] that continues its run's trace. Every attempt is timed and
 //! counted in [`ActivityMetrics`] under the activity's name.
 
 use crate::context::Providers;
@@ -19,6 +20,7 @@ use temporalio_macros::activities;
 use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use torghut_proto::model::{self, ValidatedRequest};
+use torghut_proto::trace::TraceParent;
 use torghut_proto::v1::LlmResponse;
 use torghut_proto::v1::SkillOutput;
 use torghut_workflows::activity_io::{ContextDomainInput, ReadTriggersInput, ReleaseInput};
@@ -32,6 +34,7 @@ use torghut_workflows::ledger::ReleaseResult;
 use torghut_workflows::routing::AdapterPolicy;
 use torghut_workflows::skills as skills_names;
 use torghut_workflows::triggers::TriggerSignal;
+use tracing::Instrument;
 
 /// Everything the skills read from; one per worker, shared by all activity invocations.
 pub struct DecisionSkills {
@@ -80,11 +83,31 @@ fn validated(input: &SkillInput) -> Result<ValidatedRequest, SkillError> {
     model::validate(&input.request).map_err(|e| SkillError::InvalidInput(e.to_string()))
 }
 
-/// Runs blocking provider work on the blocking pool; a panic there is a retryable failure.
+/// The span an activity runs in: which activity (`skill`), for which run, in which trace, at
+/// which attempt. It continues the run's trace from `traceparent` (see
+/// `torghut_telemetry::context::join_run`): log lines inside it carry the trace id and, with
+/// export on, it is exported as a child of the SDK's span for this activity attempt.
+fn activity_span(ctx: &ActivityContext, skill: &str, traceparent: Option<&str>) -> tracing::Span {
+    let info = ctx.info();
+    let span = tracing::info_span!(
+        "skill",
+        skill,
+        workflow_id = info.workflow_id.as_deref().unwrap_or_default(),
+        trace_id = tracing::field::Empty,
+        attempt = info.attempt,
+    );
+    let run = traceparent.and_then(|t| TraceParent::parse(t).ok());
+    torghut_telemetry::context::join_run(&span, run);
+    span
+}
+
+/// Runs blocking provider work on the blocking pool, inside the caller's span (so its log lines
+/// keep the trace id); a panic there is a retryable failure.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, SkillError> + Send + 'static,
 ) -> Result<T, ActivityError> {
-    match tokio::task::spawn_blocking(f).await {
+    let span = tracing::Span::current();
+    match tokio::task::spawn_blocking(move || span.in_scope(f)).await {
         Ok(result) => result.map_err(activity_error),
         Err(join) => Err(activity_error(SkillError::Unavailable(format!(
             "skill task failed: {join}"
@@ -109,15 +132,17 @@ fn llm_error(e: LlmError) -> ActivityError {
 }
 
 impl DecisionSkills {
-    /// Runs one attempt of activity `skill`, timing it and counting how it ended.
+    /// Runs one attempt of activity `skill` inside its `span`, timing it and counting how it
+    /// ended.
     async fn observed<T>(
         &self,
         skill: &'static str,
+        span: tracing::Span,
         outcome_of: impl FnOnce(&T) -> AttemptOutcome,
         attempt: impl Future<Output = Result<T, ActivityError>>,
     ) -> Result<T, ActivityError> {
         let started = Instant::now();
-        let result = attempt.await;
+        let result = attempt.instrument(span).await;
         let outcome = result.as_ref().map_or(AttemptOutcome::Failed, outcome_of);
         self.metrics
             .observe_attempt(skill, started.elapsed(), outcome);
@@ -132,7 +157,8 @@ impl DecisionSkills {
         input: SkillInput,
     ) -> Result<SkillOutput, ActivityError> {
         let this = self.clone();
-        self.observed(name, AttemptOutcome::of_output, async move {
+        let span = activity_span(ctx, name, input.traceparent.as_deref());
+        self.observed(name, span, AttemptOutcome::of_output, async move {
             let req = validated(&input).map_err(activity_error)?;
             this.run_domain(
                 ctx,
@@ -166,6 +192,7 @@ impl DecisionSkills {
         let out = blocking(move || providers.run_skill(name, &sym, as_of, &features)).await?;
         self.metrics.observe_context(&out);
         self.faults.after(name, &symbol, attempt).await;
+        tracing::debug!(status = %out.status, quality = %out.quality_score, "skill finished");
         Ok(out)
     }
 
@@ -260,7 +287,8 @@ impl DecisionSkills {
         ctx: ActivityContext,
         input: LlmReviewInput,
     ) -> Result<LlmResponse, ActivityError> {
-        self.observed(LLM_REVIEW, ok, self.review(&ctx, input))
+        let span = activity_span(&ctx, LLM_REVIEW, input.traceparent.as_deref());
+        self.observed(LLM_REVIEW, span, ok, self.review(&ctx, input))
             .await
     }
 
@@ -307,7 +335,7 @@ impl DecisionSkills {
     #[activity(definition = markers::ReadTriggers)]
     pub async fn read_triggers(
         self: Arc<Self>,
-        _ctx: ActivityContext,
+        ctx: ActivityContext,
         input: ReadTriggersInput,
     ) -> Result<Vec<TriggerSignal>, ActivityError> {
         let parse = |raw: &str, field: &str| {
@@ -316,7 +344,8 @@ impl DecisionSkills {
                 .map_err(|e| activity_error(SkillError::InvalidInput(format!("{field}: {e}"))))
         };
         let providers = self.providers.clone();
-        self.observed(READ_TRIGGERS, ok, async move {
+        let span = activity_span(&ctx, READ_TRIGGERS, None);
+        self.observed(READ_TRIGGERS, span, ok, async move {
             let until = parse(&input.until, "until")?;
             let since = input
                 .since
@@ -343,7 +372,8 @@ impl DecisionSkills {
             .find(|d| *d == input.domain)
             .ok_or_else(|| invalid(format!("unknown context domain {:?}", input.domain)))?;
         let this = self.clone();
-        self.observed(name, AttemptOutcome::of_output, async move {
+        let span = activity_span(&ctx, name, None);
+        self.observed(name, span, AttemptOutcome::of_output, async move {
             let symbol = model::Symbol::parse(&input.symbol)
                 .ok_or_else(|| invalid(format!("symbol: not a ticker: {:?}", input.symbol)))?;
             let as_of = DateTime::parse_from_rfc3339(&input.as_of_utc)
@@ -361,8 +391,14 @@ impl DecisionSkills {
         ctx: ActivityContext,
         input: SizingInput,
     ) -> Result<SizingOutcome, ActivityError> {
+        let span = activity_span(
+            &ctx,
+            skills_names::RISK_EXPOSURE_SIZING,
+            input.traceparent.as_deref(),
+        );
         self.observed(
             skills_names::RISK_EXPOSURE_SIZING,
+            span,
             ok,
             self.size(&ctx, input),
         )
@@ -375,8 +411,14 @@ impl DecisionSkills {
         ctx: ActivityContext,
         input: ReleaseInput,
     ) -> Result<ReleaseResult, ActivityError> {
+        let span = activity_span(
+            &ctx,
+            skills_names::RELEASE_EXPOSURE,
+            input.traceparent.as_deref(),
+        );
         self.observed(
             skills_names::RELEASE_EXPOSURE,
+            span,
             ok,
             self.release(&ctx, input),
         )
@@ -386,10 +428,15 @@ impl DecisionSkills {
     #[activity(definition = markers::ExecutionRouting)]
     pub async fn execution_routing(
         self: Arc<Self>,
-        _ctx: ActivityContext,
+        ctx: ActivityContext,
         input: RoutingInput,
     ) -> Result<RoutingOutcome, ActivityError> {
-        self.observed(skills_names::EXECUTION_ROUTING, ok, async {
+        let span = activity_span(
+            &ctx,
+            skills_names::EXECUTION_ROUTING,
+            input.traceparent.as_deref(),
+        );
+        self.observed(skills_names::EXECUTION_ROUTING, span, ok, async {
             routing::execution_routing(&input, self.adapter_policy, &*self.adapter_health)
                 .map_err(activity_error)
         })

@@ -200,9 +200,16 @@ async fn load_closed(
 fn push_error(tx: &watch::Sender<Snapshot>, code: &str, message: &str) {
     tx.send_modify(|s| {
         let at = s.events.last().map(|e| e.at.clone()).unwrap_or_default();
+        // The run's trace, so this event is found with the others.
+        let trace_id = s
+            .events
+            .last()
+            .map(|e| e.trace_id.clone())
+            .unwrap_or_default();
         s.events.push(DecisionEvent {
             sequence: s.events.len() as u64,
             at,
+            trace_id,
             payload: Some(Payload::Error(DecisionError {
                 code: code.to_owned(),
                 message: message.to_owned(),

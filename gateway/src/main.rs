@@ -6,6 +6,7 @@ mod context_cache;
 mod error;
 mod hub;
 mod metrics;
+mod request_trace;
 mod routes;
 mod runs;
 mod sse;
@@ -14,7 +15,7 @@ use anyhow::{Context, Result, anyhow};
 use clap::Parser;
 use std::path::PathBuf;
 use std::sync::Arc;
-use temporalio_client::{Client, ClientOptions, Connection};
+use temporalio_client::{Client, Connection};
 use torghut_config::Binary;
 
 /// Configuration is the environment plus an optional TOML file (docs/configuration.md).
@@ -56,34 +57,38 @@ fn main() -> Result<()> {
     // SAFETY: no other thread exists yet: argument parsing and the loader start none, and the
     // tokio runtime is built below.
     unsafe { settings.export_to_env() };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
-    let config = config::GatewayConfig::from_env()
-        .map_err(|e| anyhow!(settings.explain(&format!("{e:#}"))))?;
-    if cli.check_config {
-        println!("torghut-gateway: configuration is valid");
-        print!("{}", settings.report());
-        return Ok(());
-    }
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the tokio runtime")?
-        .block_on(serve(config))
-        // Binding the listen address can still fail on a value from the file.
-        .map_err(|e| anyhow!(settings.explain(&format!("{e:#}"))))
+        .block_on(async {
+            // Logs, and trace export when OTEL_EXPORTER_OTLP_ENDPOINT is set; flushed when
+            // dropped, after the server has stopped.
+            let telemetry = torghut_telemetry::init("torghut-gateway", "info")?;
+            let config = config::GatewayConfig::from_env()
+                .map_err(|e| anyhow!(settings.explain(&format!("{e:#}"))))?;
+            if cli.check_config {
+                println!("torghut-gateway: configuration is valid");
+                print!("{}", settings.report());
+                return Ok(());
+            }
+            serve(config, &telemetry)
+                .await
+                // Binding the listen address can still fail on a value from the file.
+                .map_err(|e| anyhow!(settings.explain(&format!("{e:#}"))))
+        })
 }
 
-async fn serve(config: config::GatewayConfig) -> Result<()> {
+async fn serve(
+    config: config::GatewayConfig,
+    telemetry: &torghut_telemetry::Telemetry,
+) -> Result<()> {
     let connection = Connection::connect(config.temporal.connection_options())
         .await
         .with_context(|| format!("connecting to Temporal at {}", config.temporal.describe()))?;
     let client = Client::new(
         connection,
-        ClientOptions::new(config.temporal.namespace.clone()).build(),
+        telemetry.temporal_client_options(config.temporal.namespace.clone()),
     )?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

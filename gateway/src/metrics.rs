@@ -324,6 +324,7 @@ pub mod tests {
             sequence,
             at: at.into(),
             payload: Some(payload),
+            trace_id: String::new(),
         }
     }
 

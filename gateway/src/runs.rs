@@ -17,6 +17,7 @@ use temporalio_client::{
 use temporalio_common::MemoValues;
 use torghut_proto::ValidatedRequest;
 use torghut_proto::fingerprint::fingerprint;
+use torghut_proto::trace::TraceParent;
 use torghut_proto::v1::DecisionRequest;
 use torghut_workflows::analysis::PolicyConfig;
 use torghut_workflows::decision::{DecisionInput, LlmCallPolicy};
@@ -66,10 +67,13 @@ impl Runs {
         &self.client
     }
 
+    /// `trace` is the starting request's trace: a run it creates is traced under it (events
+    /// carry its trace id); a run it joins keeps the trace of the request that created it.
     pub async fn start_or_join(
         &self,
         wire: DecisionRequest,
         request: &ValidatedRequest,
+        trace: TraceParent,
     ) -> Result<RunRef, ApiError> {
         let workflow_id = workflow_id(&request.request_id);
         let fp = fingerprint(&wire);
@@ -98,6 +102,7 @@ impl Runs {
             request: wire,
             policy: self.policy.clone(),
             llm: self.llm.clone(),
+            traceparent: Some(trace.to_string()),
         };
         match self
             .client

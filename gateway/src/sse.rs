@@ -112,6 +112,7 @@ mod tests {
         DecisionEvent {
             sequence,
             at: "2026-01-01T00:00:00.000Z".into(),
+            trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
             payload: Some(payload),
         }
     }
@@ -168,6 +169,10 @@ mod tests {
             "{got:?}"
         );
         assert!(got[1].contains("\"idempotent\":true"), "{got:?}");
+        assert!(
+            got[1].contains("\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\""),
+            "{got:?}"
+        );
         let beats: Vec<&String> = got.iter().filter(|f| f.contains("heartbeat")).collect();
         assert_eq!(beats.len(), 2);
         assert!(

@@ -9,6 +9,7 @@ pub mod alpaca_fake;
 pub mod clickhouse;
 pub mod edgar_fake;
 pub mod openai_fake;
+pub mod otlp_fake;
 mod serve;
 pub mod sse;
 

@@ -5,6 +5,7 @@
 //! - [`model`]: the typed view of a request after validation (decimals, closed enums, timestamps).
 //!   Every caller-facing error names the JSON path of the offending field.
 //! - [`fingerprint`]: what makes two requests under one `request_id` "the same request".
+//! - [`trace`]: the W3C `traceparent` a run is traced under.
 
 #[allow(clippy::all, missing_docs)]
 pub mod v1 {
@@ -15,5 +16,6 @@ pub mod event;
 pub mod fingerprint;
 mod lenient;
 pub mod model;
+pub mod trace;
 
 pub use model::{FieldError, ValidatedRequest, parse_request};

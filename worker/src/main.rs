@@ -11,7 +11,7 @@ use anyhow::{Context, Result, anyhow};
 use clap::Parser;
 use settings::WorkerSettings;
 use std::path::PathBuf;
-use temporalio_client::{Client, ClientOptions, Connection};
+use temporalio_client::{Client, Connection};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use torghut_config::Binary;
 use torghut_workflows::{DecisionWorkflow, ExposureLedger, IntradayLoop, MarketContextWorkflow};
@@ -43,27 +43,27 @@ fn main() -> Result<()> {
     // SAFETY: no other thread exists yet: argument parsing and the loader start none, and the
     // tokio runtime is built below.
     unsafe { config.export_to_env() };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,temporalio_sdk_core=warn".into()),
-        )
-        .init();
-    let settings =
-        WorkerSettings::from_env().map_err(|e| anyhow!(config.explain(&format!("{e:#}"))))?;
-    if cli.check_config {
-        println!("torghut-worker: configuration is valid");
-        print!("{}", config.report());
-        return Ok(());
-    }
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the tokio runtime")?
-        .block_on(run(settings))
+        .block_on(async {
+            // Logs, and trace export when OTEL_EXPORTER_OTLP_ENDPOINT is set; flushed when
+            // dropped, after the worker has drained.
+            let telemetry =
+                torghut_telemetry::init("torghut-worker", "info,temporalio_sdk_core=warn")?;
+            let settings = WorkerSettings::from_env()
+                .map_err(|e| anyhow!(config.explain(&format!("{e:#}"))))?;
+            if cli.check_config {
+                println!("torghut-worker: configuration is valid");
+                print!("{}", config.report());
+                return Ok(());
+            }
+            run(settings, &telemetry).await
+        })
 }
 
-async fn run(settings: WorkerSettings) -> Result<()> {
+async fn run(settings: WorkerSettings, telemetry: &torghut_telemetry::Telemetry) -> Result<()> {
     let WorkerSettings {
         temporal,
         task_queue,
@@ -85,7 +85,10 @@ async fn run(settings: WorkerSettings) -> Result<()> {
     let connection = Connection::connect(temporal.connection_options())
         .await
         .with_context(|| format!("connecting to Temporal at {address}"))?;
-    let client = Client::new(connection, ClientOptions::new(namespace.clone()).build())?;
+    let client = Client::new(
+        connection,
+        telemetry.temporal_client_options(namespace.clone()),
+    )?;
     let options = WorkerOptions::new(task_queue.clone())
         .register_workflow::<DecisionWorkflow>()?
         .register_workflow::<ExposureLedger>()?

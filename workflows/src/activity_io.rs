@@ -20,6 +20,10 @@ pub struct SkillInput {
     /// RFC 3339; the skill sees only data at or before it.
     pub as_of_utc: String,
     pub workflow_id: String,
+    /// W3C `traceparent` of the run, so the activity's span joins the run's trace (absent in
+    /// inputs recorded before runs were traced).
+    #[serde(default)]
+    pub traceparent: Option<String>,
 }
 
 /// The signals the intraday loop has not seen yet: after its watermark, up to its as-of clock.
@@ -51,6 +55,9 @@ pub struct SizingInput {
     /// Annualised realised volatility from technicals, decimal string.
     pub realized_vol: Option<String>,
     pub workflow_id: String,
+    /// As [`SkillInput::traceparent`].
+    #[serde(default)]
+    pub traceparent: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -72,6 +79,9 @@ pub struct SizingOutcome {
 pub struct ReleaseInput {
     pub account_id: String,
     pub reservation_id: String,
+    /// As [`SkillInput::traceparent`].
+    #[serde(default)]
+    pub traceparent: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -84,6 +94,9 @@ pub struct RoutingInput {
     pub ask: Option<String>,
     pub spread_bps: Option<String>,
     pub realized_vol: Option<String>,
+    /// As [`SkillInput::traceparent`].
+    #[serde(default)]
+    pub traceparent: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -100,6 +113,9 @@ pub struct RoutingOutcome {
 pub struct LlmReviewInput {
     pub llm_review: LlmReview,
     pub workflow_id: String,
+    /// As [`SkillInput::traceparent`].
+    #[serde(default)]
+    pub traceparent: Option<String>,
 }
 
 /// Error type names the `llm-review` activity fails with; the workflow maps them to error codes.

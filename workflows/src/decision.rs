@@ -24,6 +24,7 @@ use temporalio_sdk::{
 };
 use temporalio_workflow::RetryPolicy;
 use torghut_proto::model::{self, ValidatedRequest};
+use torghut_proto::trace::TraceParent;
 use torghut_proto::v1::{
     Accepted, AnalysisComplete, ArtifactRef, ContextReady, DecisionError, DecisionEvent,
     DecisionIntent, DecisionRequest, DomainSummary, Final, Progress, SkillOutput,
@@ -62,6 +63,22 @@ pub struct DecisionInput {
     pub policy: PolicyConfig,
     #[serde(default)]
     pub llm: LlmCallPolicy,
+    /// W3C `traceparent` of the HTTP request that started the run (see [`run_trace`]). Not part
+    /// of the request, so it never changes the request's fingerprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
+}
+
+/// The trace a run belongs to: the starter's `traceparent` when it passed a valid one, else one
+/// derived from the workflow id. Derived rather than random, because the same run must be traced
+/// under the same id on every replay and workflow code draws no random numbers: the intraday
+/// loop's runs, and any started without a `traceparent`, still have a stable trace id.
+pub fn run_trace(input: &DecisionInput) -> TraceParent {
+    input
+        .traceparent
+        .as_deref()
+        .and_then(|t| TraceParent::parse(t).ok())
+        .unwrap_or_else(|| TraceParent::derived(&crate::workflow_id(&input.request.request_id)))
 }
 
 /// Timeout and retries of the `llm-review` activity; from the gateway's configuration, recorded
@@ -115,6 +132,8 @@ pub struct RunState {
 #[workflow]
 pub struct DecisionWorkflow {
     input: DecisionInput,
+    /// From [`run_trace`]; stamped on every event and handed to every activity.
+    trace: TraceParent,
     events: Vec<DecisionEvent>,
     finished: bool,
     /// Set before `risk-exposure-sizing` starts: from then on an error must release.
@@ -126,6 +145,7 @@ impl DecisionWorkflow {
     #[init]
     pub fn new(_ctx: &WorkflowContextView, input: DecisionInput) -> Self {
         Self {
+            trace: run_trace(&input),
             input,
             events: Vec::new(),
             finished: false,
@@ -275,9 +295,15 @@ fn emit(ctx: &WorkflowContext<DecisionWorkflow>, payload: Payload) {
         s.events.push(DecisionEvent {
             sequence,
             at,
+            trace_id: s.trace.trace_id_hex(),
             payload: Some(payload),
         });
     });
+}
+
+/// The run's `traceparent`, for an activity's input.
+fn traceparent(ctx: &WorkflowContext<DecisionWorkflow>) -> Option<String> {
+    Some(ctx.state(|s| s.trace.to_string()))
 }
 
 /// Timeouts and retries of an activity step: short attempts with backoff inside a bounded total;
@@ -331,6 +357,7 @@ async fn run_steps(
         request: input.request.clone(),
         as_of_utc: as_of.clone(),
         workflow_id: workflow_id.clone(),
+        traceparent: traceparent(&ctx),
     };
     let total = skills::CONTEXT_SKILLS.len() as u32;
 
@@ -413,6 +440,7 @@ async fn run_steps(
                 reference_price: payload_str("last_price"),
                 realized_vol: payload_str("realized_vol_annual"),
                 workflow_id: workflow_id.clone(),
+                traceparent: traceparent(&ctx),
             },
             step_options(skills::RISK_EXPOSURE_SIZING),
         )
@@ -433,6 +461,7 @@ async fn run_steps(
                 ask: payload_str("ask"),
                 spread_bps: payload_str("spread_bps"),
                 realized_vol: payload_str("realized_vol_annual"),
+                traceparent: traceparent(&ctx),
             },
             step_options(skills::EXECUTION_ROUTING),
         )
@@ -466,6 +495,7 @@ async fn compensate(ctx: &WorkflowContext<DecisionWorkflow>, account_id: &str) {
             ReleaseInput {
                 account_id: account_id.to_owned(),
                 reservation_id: ctx.workflow_id().to_owned(),
+                traceparent: traceparent(ctx),
             },
             options,
         )
@@ -523,6 +553,7 @@ async fn run_llm_review(ctx: WorkflowContext<DecisionWorkflow>, input: DecisionI
             LlmReviewInput {
                 llm_review,
                 workflow_id: ctx.workflow_id().to_owned(),
+                traceparent: traceparent(&ctx),
             },
             options,
         )
@@ -702,5 +733,44 @@ fn intent(
         rationale,
         policy_version: POLICY_VERSION.to_owned(),
         reserved_notional: sizing.reserved_notional,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(request_id: &str, traceparent: Option<&str>) -> DecisionInput {
+        DecisionInput {
+            request: DecisionRequest {
+                request_id: request_id.to_owned(),
+                ..Default::default()
+            },
+            policy: PolicyConfig::default(),
+            llm: LlmCallPolicy::default(),
+            traceparent: traceparent.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_run_is_traced_under_its_starters_trace_else_one_derived_from_its_workflow_id() {
+        let header = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        assert_eq!(run_trace(&input("R-1", Some(header))).to_string(), header);
+        let derived = run_trace(&input("R-1", None));
+        assert_eq!(derived, TraceParent::derived("decision-r-1"));
+        // The workflow id ignores case, so the trace does too: one run, one trace.
+        assert_eq!(run_trace(&input("r-1", None)), derived);
+        // A malformed header is not the caller's trace; the run still has one.
+        assert_eq!(run_trace(&input("R-1", Some("00-nonsense"))), derived);
+        assert_ne!(run_trace(&input("R-2", None)).trace_id, derived.trace_id);
+    }
+
+    #[test]
+    fn an_input_recorded_before_tracing_reads_and_writes_as_before() {
+        let old = serde_json::json!({"request": DecisionRequest::default()});
+        let parsed: DecisionInput = serde_json::from_value(old.clone()).expect("old input");
+        assert_eq!(parsed.traceparent, None);
+        let again = serde_json::to_value(&parsed).expect("json");
+        assert!(again.get("traceparent").is_none(), "{again}");
     }
 }

@@ -350,6 +350,8 @@ async fn run_decision(
         request,
         policy: config.policy.clone(),
         llm: LlmCallPolicy::default(),
+        // The loop has no caller's trace to pass on: the run derives its own (`run_trace`).
+        traceparent: None,
     };
     let Ok(started) = ctx
         .start_child_workflow(DecisionWorkflow::run, input, options)

@@ -9,19 +9,25 @@ pub mod stream;
 pub mod triggers;
 
 use crate::AppState;
+use crate::request_trace::traced;
 use axum::Router;
+use axum::middleware::from_fn;
 use axum::routing::{get, post};
 
 pub fn router(state: AppState) -> Router {
     Router::new()
+        // Requests that start runs are traced (`request_trace`); reads and probes are not.
         .route(
             "/api/torghut/decision-engine/stream",
-            post(stream::start_and_stream),
+            post(stream::start_and_stream).layer(from_fn(traced)),
         )
-        .route("/api/torghut/decision-engine/runs", post(runs::submit))
+        .route(
+            "/api/torghut/decision-engine/runs",
+            post(runs::submit).layer(from_fn(traced)),
+        )
         .route(
             "/api/torghut/decision-engine/triggers",
-            post(triggers::submit_triggers),
+            post(triggers::submit_triggers).layer(from_fn(traced)),
         )
         .route("/api/torghut/decision-engine/runs/{id}", get(runs::get_run))
         .route(
@@ -34,7 +40,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/api/torghut/market-context",
-            get(market_context::market_context),
+            get(market_context::market_context).layer(from_fn(traced)),
         )
         .route(
             "/api/torghut/market-context/health",

@@ -5,12 +5,13 @@
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::request_trace::RequestTrace;
 use crate::routes::stream::start_from_body;
 use crate::runs::status_name;
 use crate::sse::{self, StreamSpec};
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use serde::Deserialize;
@@ -34,9 +35,10 @@ fn request_id_of(workflow_id: &str) -> String {
 
 pub async fn submit(
     State(state): State<AppState>,
+    Extension(trace): Extension<RequestTrace>,
     body: Body,
 ) -> Result<impl IntoResponse, ApiError> {
-    let run = start_from_body(&state, body).await?;
+    let run = start_from_body(&state, trace, body).await?;
     let base = "/api/torghut/decision-engine/runs";
     Ok((
         StatusCode::ACCEPTED,

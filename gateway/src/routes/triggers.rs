@@ -4,10 +4,11 @@
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::request_trace::RequestTrace;
 use crate::routes::stream::read_body;
 use axum::Json;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -50,6 +51,7 @@ fn path_in_body(i: usize, path: &str) -> String {
 
 pub async fn submit_triggers(
     State(state): State<AppState>,
+    Extension(trace): Extension<RequestTrace>,
     body: Body,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let bytes = read_body(body).await?;
@@ -99,7 +101,8 @@ pub async fn submit_triggers(
     }
     let mut runs: BTreeMap<String, Value> = BTreeMap::new();
     for (key, (_, wire, validated)) in distinct {
-        let run = match state.runs.start_or_join(wire, &validated).await {
+        // Every run this call starts is traced under the call's trace.
+        let run = match state.runs.start_or_join(wire, &validated, trace.0).await {
             Ok(run) => {
                 json!({"run_id": run.workflow_id, "request_id": run.request_id, "created": !run.idempotent})
             }
