@@ -314,14 +314,14 @@ async fn run(stack: &'static Stack, args: &Args) -> Result<Figures> {
     // Engine and floor alternate, so a neighbour's load on a shared machine falls on both. The
     // floor goes second, to reserve in the ledger for exactly the runs whose decision did.
     for (clients, label) in [(1, "1 client"), (n, "N clients")] {
-        eprintln!("engine, {clients} client(s), {d} decisions...");
+        eprintln!("engine at {}, {d} decisions...", report::clients(clients));
         let before = pids.snap()?;
         let run = engine(&http, &url, clients, d, &format!("engine-{clients}")).await;
         let cpu = delta(&before, &pids.snap()?);
         let reserves = reservations(&run, d);
         phases.push(Phase::new("engine", label, clients, run, cpu));
 
-        eprintln!("floor, {clients} client(s), {d} runs...");
+        eprintln!("floor at {}, {d} runs...", report::clients(clients));
         let before = pids.snap()?;
         let run = floor_runs(
             &temporal,

@@ -129,6 +129,14 @@ impl Figures {
     }
 }
 
+pub fn clients(n: usize) -> String {
+    if n == 1 {
+        "1 client".to_owned()
+    } else {
+        format!("{n} clients")
+    }
+}
+
 fn mb(kb: u64) -> f64 {
     kb as f64 * 1024.0 / 1e6
 }
@@ -442,8 +450,8 @@ pub fn markdown(
         if let Some(r) = p.result_p50 {
             let _ = writeln!(
                 w,
-                "Floor at {} client(s), start → result read: p50 {:.1} ms.",
-                p.clients,
+                "- Floor at {}, start → result read: p50 {:.1} ms.",
+                clients(p.clients),
                 ms(r)
             );
         }
@@ -451,9 +459,9 @@ pub fn markdown(
     for p in f.phases.iter().filter(|p| p.failures > 0) {
         let _ = writeln!(
             w,
-            "\n{} at {} client(s): {} failed; the first: `{}`",
+            "\n{} at {}: {} failed; the first: `{}`",
             p.system,
-            p.clients,
+            clients(p.clients),
             p.failures,
             p.first_failure.as_deref().unwrap_or("")
         );
@@ -619,7 +627,7 @@ pub fn markdown(
     let _ = writeln!(w, "## What the decisions decided\n");
     for p in f.phases.iter().filter(|p| p.system == "engine") {
         let list: Vec<String> = p.outcomes.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        let _ = writeln!(w, "- at {} client(s): {}", p.clients, list.join(", "));
+        let _ = writeln!(w, "- at {}: {}", clients(p.clients), list.join(", "));
     }
     let _ = writeln!(
         w,
@@ -682,11 +690,11 @@ fn latency_explanation(e: &Phase, fl: &Phase, hz: u64) -> String {
         .collect();
     let per = |t: u64, p: &Phase| p.per_thousand(t, hz);
     format!(
-        "**Latency at {} client(s).** Engine p50 {:.1} ms against the floor's {:.1} ms. By phase \
+        "**Latency at {}.** Engine p50 {:.1} ms against the floor's {:.1} ms. By phase \
          (p50, engine vs floor): {}. The largest difference is *{}* (+{:.0} ms). CPU per \
          decision: worker {:.1} ms, gateway {:.1} ms, Temporal {:.1} ms (the floor's Temporal: \
          {:.1} ms).",
-        e.clients,
+        clients(e.clients),
         ms(e.p50),
         ms(fl.p50),
         listed.join("; "),
