@@ -17,6 +17,8 @@ mod report;
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -242,49 +244,44 @@ fn account(phase: &str) -> String {
     )
 }
 
+/// Decisions `jobs` of a phase, all for `account`.
 async fn engine(
     http: &reqwest::Client,
     url: &str,
     clients: usize,
-    total: usize,
-    phase: &str,
+    jobs: Range<usize>,
+    account: &str,
 ) -> PhaseRun {
-    let account = account(phase);
-    run_jobs(clients, total, |i| {
-        let body = decision_body(i, &account);
+    run_jobs(clients, jobs, |i| {
+        let body = decision_body(i, account);
         async move { measure::decision_once(http, url, &body).await }
     })
     .await
 }
 
-/// Floor runs; run `i` reserves in the ledger when `reserves[i]` says so (missing: it does).
+/// Floor runs `jobs` of a phase; run `i` reserves in the ledger when `reserves` says decision
+/// `i` did (unknown: it does).
 async fn floor_runs(
     client: &temporalio_client::Client,
     clients: usize,
-    total: usize,
-    phase: &str,
-    reserves: &[bool],
+    jobs: Range<usize>,
+    account: &str,
+    reserves: &HashMap<usize, bool>,
 ) -> PhaseRun {
-    let account = account(phase);
-    run_jobs(clients, total, |i| {
+    run_jobs(clients, jobs, |i| {
         let symbol = ["IBM", "SPY", "BAC"][i % 3];
-        let account = account.clone();
-        let reserve = reserves.get(i).copied().unwrap_or(true);
-        async move { floor::run_once(client, symbol, &account, reserve).await }
+        let reserve = reserves.get(&i).copied().unwrap_or(true);
+        async move { floor::run_once(client, symbol, account, reserve).await }
     })
     .await
 }
 
-/// Which of a phase's decisions reserved in the ledger, by job index; a failed one counts as
-/// reserving.
-fn reservations(run: &PhaseRun, total: usize) -> Vec<bool> {
-    let mut reserves = vec![true; total];
-    for s in &run.samples {
-        if let Some(r) = reserves.get_mut(s.index) {
-            *r = s.reserved;
-        }
-    }
-    reserves
+/// Runs per block. Engine and floor alternate in blocks, so the load a neighbour puts on a
+/// shared machine, which comes and goes over seconds, falls on both alike; a block is long
+/// enough (eight per client) that its start and end, with fewer than N in flight, weigh
+/// little in the throughput.
+fn block_size(clients: usize) -> usize {
+    (8 * clients).max(50)
 }
 
 async fn run(stack: &'static Stack, args: &Args) -> Result<Figures> {
@@ -304,35 +301,52 @@ async fn run(stack: &'static Stack, args: &Args) -> Result<Figures> {
         "warming up ({} decisions, {} floor runs)...",
         args.warmup, args.warmup
     );
-    let warm = engine(&http, &url, n.min(4), args.warmup, "warmup").await;
-    let warm_floor = floor_runs(&temporal, n.min(4), args.warmup, "warmup", &[]).await;
+    let warm = engine(&http, &url, n.min(4), 0..args.warmup, &account("warmup")).await;
+    let warm_floor = floor_runs(
+        &temporal,
+        n.min(4),
+        0..args.warmup,
+        &account("warmup-floor"),
+        &HashMap::new(),
+    )
+    .await;
     if let Some(e) = warm.failures.iter().chain(&warm_floor.failures).next() {
         bail!("warm-up failed: {e}");
     }
 
     let mut phases = Vec::new();
-    // Engine and floor alternate, so a neighbour's load on a shared machine falls on both. The
-    // floor goes second, to reserve in the ledger for exactly the runs whose decision did.
     for (clients, label) in [(1, "1 client"), (n, "N clients")] {
-        eprintln!("engine at {}, {d} decisions...", report::clients(clients));
-        let before = pids.snap()?;
-        let run = engine(&http, &url, clients, d, &format!("engine-{clients}")).await;
-        let cpu = delta(&before, &pids.snap()?);
-        let reserves = reservations(&run, d);
-        phases.push(Phase::new("engine", label, clients, run, cpu));
+        let (engine_account, floor_account) = (
+            account(&format!("engine-{clients}")),
+            account(&format!("floor-{clients}")),
+        );
+        let (mut engine_run, mut floor_run) = (PhaseRun::default(), PhaseRun::default());
+        let (mut engine_cpu, mut floor_cpu) = (ProcDelta::default(), ProcDelta::default());
+        let mut start = 0;
+        while start < d {
+            let jobs = start..(start + block_size(clients)).min(d);
+            eprintln!(
+                "engine, then floor, at {}: runs {}..{} of {d}",
+                report::clients(clients),
+                jobs.start,
+                jobs.end
+            );
+            let before = pids.snap()?;
+            let run = engine(&http, &url, clients, jobs.clone(), &engine_account).await;
+            engine_cpu += delta(&before, &pids.snap()?);
+            // The floor goes second, to reserve for exactly the runs whose decision did.
+            let reserves: HashMap<usize, bool> =
+                run.samples.iter().map(|s| (s.index, s.reserved)).collect();
+            engine_run.extend(run);
 
-        eprintln!("floor at {}, {d} runs...", report::clients(clients));
-        let before = pids.snap()?;
-        let run = floor_runs(
-            &temporal,
-            clients,
-            d,
-            &format!("floor-{clients}"),
-            &reserves,
-        )
-        .await;
-        let cpu = delta(&before, &pids.snap()?);
-        phases.push(Phase::new("floor", label, clients, run, cpu));
+            let before = pids.snap()?;
+            let run = floor_runs(&temporal, clients, jobs.clone(), &floor_account, &reserves).await;
+            floor_cpu += delta(&before, &pids.snap()?);
+            floor_run.extend(run);
+            start = jobs.end;
+        }
+        phases.push(Phase::new("engine", label, clients, engine_run, engine_cpu));
+        phases.push(Phase::new("floor", label, clients, floor_run, floor_cpu));
     }
     let after_load = pids.snap()?;
 

@@ -4,6 +4,7 @@
 use anyhow::{Context, Result, bail};
 use futures::StreamExt;
 use std::future::Future;
+use std::ops::Range;
 use std::time::{Duration, Instant, SystemTime};
 
 /// Workflow times of the events that bound the phases of one run.
@@ -189,22 +190,32 @@ pub fn load_average() -> f64 {
 }
 
 /// The samples of one measured phase, with its wall time and failures.
+#[derive(Default)]
 pub struct PhaseRun {
     pub samples: Vec<Sample>,
     pub failures: Vec<String>,
     pub wall: Duration,
 }
 
-/// Runs `total` jobs, `clients` at a time: each client starts its next job as soon as its
-/// last one ended, as Torghut's concurrent callers do.
-pub async fn run_jobs<F, Fut>(clients: usize, total: usize, job: F) -> PhaseRun
+impl PhaseRun {
+    /// Adds a later block of the same phase.
+    pub fn extend(&mut self, block: PhaseRun) {
+        self.samples.extend(block.samples);
+        self.failures.extend(block.failures);
+        self.wall += block.wall;
+    }
+}
+
+/// Runs the jobs numbered `jobs`, `clients` at a time: each client starts its next job as soon
+/// as its last one ended, as Torghut's concurrent callers do.
+pub async fn run_jobs<F, Fut>(clients: usize, jobs: Range<usize>, job: F) -> PhaseRun
 where
     F: Fn(usize) -> Fut,
     Fut: Future<Output = Result<Sample>>,
 {
     let t0 = Instant::now();
     let job = &job;
-    let results: Vec<Result<Sample>> = futures::stream::iter(0..total)
+    let results: Vec<Result<Sample>> = futures::stream::iter(jobs)
         .map(|i| async move {
             job(i).await.map(|mut s| {
                 s.index = i;
@@ -214,11 +225,9 @@ where
         .buffer_unordered(clients.max(1))
         .collect()
         .await;
-    let wall = t0.elapsed();
     let mut run = PhaseRun {
-        samples: Vec::new(),
-        failures: Vec::new(),
-        wall,
+        wall: t0.elapsed(),
+        ..PhaseRun::default()
     };
     for r in results {
         match r {

@@ -24,6 +24,15 @@ pub struct ProcDelta {
     pub bench: u64,
 }
 
+impl std::ops::AddAssign for ProcDelta {
+    fn add_assign(&mut self, other: Self) {
+        self.worker += other.worker;
+        self.gateway += other.gateway;
+        self.temporal += other.temporal;
+        self.bench += other.bench;
+    }
+}
+
 /// One measured phase: the engine or the floor at one concurrency.
 pub struct Phase {
     pub system: &'static str,
@@ -414,7 +423,13 @@ pub fn markdown(
     let _ = writeln!(
         w,
         "Engine: `POST /api/torghut/decision-engine/stream` sent → `decision.final` received over \
-         SSE. Floor: start request sent → the poll answer holding its terminal event.\n"
+         SSE. Floor: start request sent → the poll answer holding its terminal event. At each \
+         concurrency, engine and floor alternate in blocks ({} runs at 1 client, {} at N = {}), \
+         so a neighbour's load on a shared machine falls on both alike; per second is runs over \
+         the blocks' summed wall time.\n",
+        crate::block_size(1).min(args.decisions),
+        crate::block_size(args.clients).min(args.decisions),
+        args.clients
     );
     let _ = writeln!(
         w,
