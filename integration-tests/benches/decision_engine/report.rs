@@ -665,7 +665,8 @@ pub fn markdown(
            *i* reserves in the ledger exactly when decision *i* of the same phase did (a hold \
            or a veto reserves nothing), so both do the same Temporal round trips. The ratio \
            engine ÷ floor is therefore the price of our own code: HTTP and SSE, validation, \
-           the skills' work over the bars, the policy, and our payloads' size.\n\
+           the skills' work over the bars, the policy, and our payloads' size. A ratio near 1, \
+           or below it, says that cost is within the run-to-run spread of Temporal's own.\n\
          - **Latency** is measured by the client: engine from `POST /stream` sent to \
            `decision.final` parsed, which is what Torghut waits for. p99 over {} runs rests \
            on the slowest few; read it as an order of magnitude.\n\
