@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 pub struct Stack {
     pub openai: openai_fake::FakeOpenAi,
     worker_env: Vec<(String, String)>,
+    log: Logging,
     /// Watchdog pid of each running process, by name (`temporal`, `worker`, `gateway`).
     running: Mutex<HashMap<&'static str, u32>>,
     pub temporal_address: String,
@@ -50,6 +51,18 @@ pub enum Stop {
     Kill,
 }
 
+/// How much the worker and the gateway of a [`Stack`] log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Logging {
+    /// `debug` for our crates: what a failing test needs in the logs it prints. The default.
+    #[default]
+    Debug,
+    /// `RUST_LOG` unset, so each binary logs at its own default (`info`, and `warn` for the
+    /// Temporal SDK core), as `deploy/` runs them. For benchmarks: formatting and writing debug
+    /// lines is CPU and latency that production does not spend, and the figures would count it.
+    Production,
+}
+
 static STACK: OnceLock<Stack> = OnceLock::new();
 
 /// The shared stack, started on first use.
@@ -60,7 +73,17 @@ pub fn stack() -> &'static Stack {
 /// A stack of a test binary's own, whose worker and gateway run with `worker_env` added to their
 /// environment (e.g. `TORGHUT_FAULTS`, provider URLs: both read the provider settings).
 pub fn stack_in(cell: &'static OnceLock<Stack>, worker_env: &[(&str, &str)]) -> &'static Stack {
-    cell.get_or_init(|| match Stack::start(worker_env) {
+    stack_with(cell, worker_env, Logging::Debug)
+}
+
+/// [`stack_in`] with the worker's and gateway's log level chosen: [`Logging::Production`] for a
+/// benchmark.
+pub fn stack_with(
+    cell: &'static OnceLock<Stack>,
+    worker_env: &[(&str, &str)],
+    log: Logging,
+) -> &'static Stack {
+    cell.get_or_init(|| match Stack::start(worker_env, log) {
         Ok(s) => s,
         Err(e) => panic!("could not start the test stack: {e:#}"),
     })
@@ -106,7 +129,7 @@ fn http_ok(addr: &str, path: &str) -> bool {
 }
 
 impl Stack {
-    fn start(worker_env: &[(&str, &str)]) -> Result<Self> {
+    fn start(worker_env: &[(&str, &str)], log: Logging) -> Result<Self> {
         let bins = bin_dir()?;
         for b in ["torghut-worker", "torghut-gateway"] {
             if !bins.join(b).exists() {
@@ -130,6 +153,7 @@ impl Stack {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
+            log,
             running: Mutex::new(HashMap::new()),
             temporal_address,
             ui_port,
@@ -200,9 +224,9 @@ impl Stack {
         .env(
             "TORGHUT_WORKER_METRICS_LISTEN",
             self.worker_metrics_url.trim_start_matches("http://"),
-        )
-        .env(
-            "RUST_LOG",
+        );
+        self.set_log(
+            &mut cmd,
             "debug,temporalio_sdk_core=info,h2=info,hyper=info,tonic=info,tower=info",
         );
         for (k, v) in &self.worker_env {
@@ -216,27 +240,34 @@ impl Stack {
     /// it is ready; its log is `gateway.log`, appended.
     pub fn start_gateway(&self) -> Result<()> {
         let bins = bin_dir()?;
-        self.spawn(
-            "gateway",
-            Command::new(bins.join("torghut-gateway"))
-                .env(
-                    "TEMPORAL_ADDRESS",
-                    format!("http://{}", self.temporal_address),
-                )
-                .env("TORGHUT_GATEWAY_LISTEN", &self.gateway_addr)
-                .env("TORGHUT_SSE_HEARTBEAT_SECONDS", "5")
-                .env("TORGHUT_LLM_TIMEOUT_SECONDS", "2")
-                .env("TORGHUT_LLM_MAX_ATTEMPTS", "2")
-                .envs(
-                    self.worker_env
-                        .iter()
-                        .map(|(k, v)| (k.as_str(), v.as_str())),
-                )
-                .env("RUST_LOG", "debug,h2=info,hyper=info,tonic=info,tower=info"),
-        )?;
+        let mut cmd = Command::new(bins.join("torghut-gateway"));
+        cmd.env(
+            "TEMPORAL_ADDRESS",
+            format!("http://{}", self.temporal_address),
+        )
+        .env("TORGHUT_GATEWAY_LISTEN", &self.gateway_addr)
+        .env("TORGHUT_SSE_HEARTBEAT_SECONDS", "5")
+        .env("TORGHUT_LLM_TIMEOUT_SECONDS", "2")
+        .env("TORGHUT_LLM_MAX_ATTEMPTS", "2")
+        .envs(
+            self.worker_env
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        self.set_log(&mut cmd, "debug,h2=info,hyper=info,tonic=info,tower=info");
+        self.spawn("gateway", &mut cmd)?;
         wait_until("gateway /readyz", Duration::from_secs(60), || {
             http_ok(&self.gateway_addr, "/readyz")
         })
+    }
+
+    /// `RUST_LOG` of the worker or gateway: `debug_filter` for tests, unset for a benchmark (also
+    /// when the calling process has one, which the child would otherwise inherit).
+    fn set_log(&self, cmd: &mut Command, debug_filter: &str) {
+        match self.log {
+            Logging::Debug => cmd.env("RUST_LOG", debug_filter),
+            Logging::Production => cmd.env_remove("RUST_LOG"),
+        };
     }
 
     /// The pid of a running process of the stack (`temporal`, `worker`, `gateway`), not of its
@@ -328,11 +359,21 @@ impl Stack {
             }
             _ => {}
         }
+        // Variables `cmd` removes must be removed from the watchdog too, or it passes them on.
+        let removed: Vec<_> = cmd
+            .get_envs()
+            .filter(|(_, v)| v.is_none())
+            .map(|(k, _)| k.to_owned())
+            .collect();
         let watchdog = r#"parent=$1; pidfile=$2; shift 2; "$@" & child=$!
 echo "$child" > "$pidfile.tmp" && mv "$pidfile.tmp" "$pidfile"
 while kill -0 "$parent" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 0.5; done
 kill "$child" 2>/dev/null; sleep 1; kill -9 "$child" 2>/dev/null; wait"#;
-        let child = Command::new("bash")
+        let mut watchdog_cmd = Command::new("bash");
+        for k in removed {
+            watchdog_cmd.env_remove(k);
+        }
+        let child = watchdog_cmd
             .arg("-c")
             .arg(watchdog)
             .arg("watchdog")

@@ -179,7 +179,9 @@ async fn read_connection(
     }
 }
 
-fn parse_frame(frame: &str, log: &mut SseLog) -> Result<()> {
+/// Parses one complete frame (ending in `\n\n`) into `log`. Public for readers that need more
+/// than [`read`] keeps, such as the benchmark's arrival time of each event.
+pub fn parse_frame(frame: &str, log: &mut SseLog) -> Result<()> {
     let (mut event, mut id, mut data) = (None, None, String::new());
     for line in frame.lines() {
         if let Some(c) = line.strip_prefix(':') {
