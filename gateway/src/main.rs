@@ -4,6 +4,7 @@ mod auth;
 mod config;
 mod context_cache;
 mod error;
+mod exposure;
 mod hub;
 mod metrics;
 mod request_trace;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub hub: hub::Hub,
     pub context: context_cache::ContextCache,
     pub metrics: Arc<metrics::GatewayMetrics>,
+    /// Asks the exposure ledgers what they hold, for `/metrics`.
+    pub exposure: Arc<exposure::ExposureSampler>,
     /// True once the gateway is shutting down; open SSE streams end with a reconnect hint.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
@@ -116,6 +119,7 @@ async fn serve(
             config.llm.clone(),
             metrics.clone(),
         ),
+        exposure: Arc::new(exposure::ExposureSampler::new(client.clone())),
         hub: hub::Hub::new(client, metrics.clone()),
         metrics: metrics.clone(),
         config: Arc::new(config),

@@ -13,9 +13,10 @@ use axum::middleware::Next;
 use axum::response::Response;
 use chrono::DateTime;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
 };
+use rust_decimal::prelude::ToPrimitive;
 use std::sync::Arc;
 use torghut_proto::v1::{DecisionEvent, DecisionIntent, Final, decision_event::Payload};
 use torghut_workflows::analysis::veto_kinds;
@@ -37,6 +38,9 @@ pub struct GatewayMetrics {
     veto_reasons: IntCounterVec,
     decision_errors: IntCounterVec,
     decision_latency: HistogramVec,
+    reservations_active: IntGauge,
+    reserved_notional: Gauge,
+    exposure_sample_failures: IntCounter,
 }
 
 /// How a start request ended in Temporal: it created the run, joined one with the same
@@ -84,6 +88,27 @@ impl GatewayMetrics {
                 IntGauge::new(
                     "torghut_gateway_sse_streams_open",
                     "SSE streams open now (decision streams and resumed event streams)",
+                )?,
+            )?,
+            reservations_active: register(
+                &r,
+                IntGauge::new(
+                    "torghut_exposure_reservations_active",
+                    "Exposure reservations held now, over all accounts (from the ledgers at scrape time; the same on every gateway: take max, not sum)",
+                )?,
+            )?,
+            reserved_notional: register(
+                &r,
+                Gauge::new(
+                    "torghut_exposure_reserved_notional",
+                    "Notional those reservations hold, in the accounts' currency",
+                )?,
+            )?,
+            exposure_sample_failures: register(
+                &r,
+                IntCounter::new(
+                    "torghut_exposure_sample_failures_total",
+                    "Scrapes at which the ledgers could not be asked in time (the exposure gauges kept their previous values)",
                 )?,
             )?,
             runs_watched: register(
@@ -179,6 +204,20 @@ impl GatewayMetrics {
 
     pub fn set_runs_watched(&self, n: usize) {
         self.runs_watched.set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    /// The exposure the ledgers hold ([`crate::exposure`]); `None` when asking them failed.
+    pub fn set_exposure(&self, held: Option<crate::exposure::Held>) {
+        match held {
+            Some(h) => {
+                self.reservations_active
+                    .set(i64::try_from(h.reservations).unwrap_or(i64::MAX));
+                // Prometheus samples are floats; the ledger itself keeps the exact decimal.
+                self.reserved_notional
+                    .set(h.notional.to_f64().unwrap_or(f64::MAX));
+            }
+            None => self.exposure_sample_failures.inc(),
+        }
     }
 
     pub fn start(&self, result: StartResult) {

@@ -3,6 +3,8 @@
 //! streams, a client that walks away included.
 
 use futures::StreamExt;
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -346,6 +348,24 @@ async fn decisions_move_the_gateway_and_worker_counters_by_exactly_their_number(
         wd("torghut_worker_exposure_reservations_released_total"),
         0.0,
         "no decision failed, so nothing was compensated"
+    );
+
+    // What the ledgers hold now: only this test reserves on this stack, and nothing lapses
+    // within the TTL. The gateway asks the ledgers at scrape time and keeps the answer for a few
+    // seconds, so poll.
+    let notional: Decimal = intents
+        .iter()
+        .filter_map(|i| i["reserved_notional"].as_str())
+        .map(|r| r.parse::<Decimal>().expect("decimal"))
+        .sum();
+    let held = gateway_until("the exposure gauges show the reservations", |s| {
+        s.get("torghut_exposure_reservations_active") == reserved
+    })
+    .await;
+    let gauge = held.get("torghut_exposure_reserved_notional");
+    assert!(
+        (gauge - notional.to_f64().expect("f64")).abs() < 1e-6,
+        "the ledgers hold {gauge}, the intents reserved {notional}"
     );
 }
 

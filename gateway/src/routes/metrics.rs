@@ -9,6 +9,11 @@ use axum::response::{IntoResponse, Response};
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
     state.metrics.set_runs_watched(state.hub.watched());
+    let held = state.exposure.sample().await;
+    if let Err(e) = &held {
+        tracing::warn!(error = %e, "exposure gauges not refreshed");
+    }
+    state.metrics.set_exposure(held.ok());
     match state.metrics.render() {
         Ok(text) => (
             [(header::CONTENT_TYPE, GatewayMetrics::content_type())],
