@@ -89,6 +89,20 @@ async fn assert_all_running(stack: &Stack, ids: &[String]) {
     }
 }
 
+/// What every scenario starts from: `CLIENTS` runs still running, each followed by a client on
+/// an open stream; returns their request ids and the clients' tasks.
+async fn runs_in_flight(
+    stack: &'static Stack,
+) -> (
+    Vec<String>,
+    Vec<tokio::task::JoinHandle<anyhow::Result<Followed>>>,
+) {
+    let ids = start_decisions(stack).await;
+    let tasks = follow_all(stack, &ids).await;
+    assert_all_running(stack, &ids).await;
+    (ids, tasks)
+}
+
 /// The whole log of a run as a fresh client sees it after the fact.
 async fn replayed(stack: &Stack, id: &str) -> Vec<(String, Option<u64>, Value)> {
     let followed = sse::follow(&stack.gateway_url, id, None, None, RUN_TIMEOUT)
@@ -165,9 +179,7 @@ async fn join_all(tasks: Vec<tokio::task::JoinHandle<anyhow::Result<Followed>>>)
 async fn a_drained_gateway_ends_streams_with_a_hint_and_clients_resume_exactly_once() {
     let _turn = exclusive().await;
     let stack = chaos();
-    let ids = start_decisions(stack).await;
-    let tasks = follow_all(stack, &ids).await;
-    assert_all_running(stack, &ids).await;
+    let (ids, tasks) = runs_in_flight(stack).await;
 
     stack
         .stop("gateway", Stop::Graceful)
@@ -195,9 +207,7 @@ async fn a_drained_gateway_ends_streams_with_a_hint_and_clients_resume_exactly_o
 async fn a_killed_gateway_breaks_streams_and_clients_resume_exactly_once() {
     let _turn = exclusive().await;
     let stack = chaos();
-    let ids = start_decisions(stack).await;
-    let tasks = follow_all(stack, &ids).await;
-    assert_all_running(stack, &ids).await;
+    let (ids, tasks) = runs_in_flight(stack).await;
 
     stack
         .stop("gateway", Stop::Kill)
@@ -221,9 +231,7 @@ async fn a_killed_gateway_breaks_streams_and_clients_resume_exactly_once() {
 async fn a_killed_worker_is_replaced_and_every_run_still_ends() {
     let _turn = exclusive().await;
     let stack = chaos();
-    let ids = start_decisions(stack).await;
-    let tasks = follow_all(stack, &ids).await;
-    assert_all_running(stack, &ids).await;
+    let (ids, tasks) = runs_in_flight(stack).await;
 
     // Mid-run: the technicals skill of every run is inside its 4 s hang.
     stack
@@ -240,9 +248,7 @@ async fn a_killed_worker_is_replaced_and_every_run_still_ends() {
 async fn a_restarted_temporal_server_resumes_runs_from_its_database() {
     let _turn = exclusive().await;
     let stack = chaos();
-    let ids = start_decisions(stack).await;
-    let tasks = follow_all(stack, &ids).await;
-    assert_all_running(stack, &ids).await;
+    let (ids, tasks) = runs_in_flight(stack).await;
 
     stack
         .stop("temporal", Stop::Kill)
