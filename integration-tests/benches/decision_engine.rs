@@ -122,7 +122,7 @@ fn parse_args(raw: &[String]) -> Result<Args> {
 /// The command that produced the figures, for the report: `scripts/bench.sh` passes its own
 /// command line; run directly, this binary reconstructs the `cargo bench` one.
 fn command_line(raw: &[String]) -> String {
-    std::env::var("TORGHUT_BENCH_COMMAND").unwrap_or_else(|_| {
+    std::env::var("BENCH_COMMAND_LINE").unwrap_or_else(|_| {
         let args: Vec<&str> = raw
             .iter()
             .map(String::as_str)
