@@ -10,25 +10,10 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use torghut_integration_tests::sse::{self, SseLog};
 use torghut_integration_tests::{sample_request, stack};
+use torghut_workflows::skills::{CONTEXT_SKILLS, DECISION_SKILLS};
 
 const STREAM: &str = "/api/torghut/decision-engine/stream";
 const TIMEOUT: Duration = Duration::from_secs(90);
-/// Every activity a decision that ends with an intent runs once.
-const DECISION_SKILLS: [&str; 6] = [
-    "market-context",
-    "news-sentiment",
-    "fundamentals",
-    "technicals-regime",
-    "risk-exposure-sizing",
-    "execution-routing",
-];
-const CONTEXT_SKILLS: [&str; 4] = [
-    "market-context",
-    "news-sentiment",
-    "fundamentals",
-    "technicals-regime",
-];
-
 fn http() -> reqwest::Client {
     reqwest::Client::new()
 }

@@ -9,21 +9,12 @@ use std::time::{Duration, Instant};
 use torghut_integration_tests::otlp_fake::{self, FakeCollector, ReceivedSpan};
 use torghut_integration_tests::sse;
 use torghut_integration_tests::{Stack, sample_request, stack_in};
+use torghut_workflows::skills::DECISION_SKILLS;
 
 static TRACED: OnceLock<Stack> = OnceLock::new();
 static COLLECTOR: OnceLock<FakeCollector> = OnceLock::new();
 
 const TIMEOUT: Duration = Duration::from_secs(90);
-/// The skills a decision runs as activities, each in a `skill` span of the worker.
-const SKILLS: [&str; 6] = [
-    "market-context",
-    "news-sentiment",
-    "fundamentals",
-    "technicals-regime",
-    "risk-exposure-sizing",
-    "execution-routing",
-];
-
 fn collector() -> &'static FakeCollector {
     COLLECTOR.get_or_init(|| match otlp_fake::start() {
         Ok(c) => c,
@@ -71,7 +62,9 @@ fn skill_spans<'a>(spans: &'a [ReceivedSpan], skill: &str) -> Vec<&'a ReceivedSp
 }
 
 fn every_skill_reported(spans: &[ReceivedSpan]) -> bool {
-    SKILLS.iter().all(|k| !skill_spans(spans, k).is_empty())
+    DECISION_SKILLS
+        .iter()
+        .all(|k| !skill_spans(spans, k).is_empty())
 }
 
 fn one<'a>(spans: &'a [ReceivedSpan], service: &str, name: &str) -> &'a ReceivedSpan {
@@ -128,7 +121,7 @@ async fn a_decision_is_one_trace_from_the_callers_traceparent_to_every_skill() {
     let run = one(&spans, "torghut-worker", "RunWorkflow:decision-workflow");
     assert_eq!(run.parent_span_id, start.span_id);
     // Every skill: a span of ours under the SDK's span of that activity attempt.
-    for skill in SKILLS {
+    for skill in DECISION_SKILLS {
         for span in skill_spans(&spans, skill) {
             let parent = by_id(&spans, &span.parent_span_id)
                 .unwrap_or_else(|| panic!("{skill}: parent of {span:?} not exported"));

@@ -21,6 +21,17 @@ pub const CONTEXT_SKILLS: [&str; 4] = [
     TECHNICALS_REGIME,
 ];
 
+/// Every activity a decision that ends with an intent runs, once each: the context skills,
+/// then sizing and routing.
+pub const DECISION_SKILLS: [&str; 6] = [
+    MARKET_CONTEXT,
+    NEWS_SENTIMENT,
+    FUNDAMENTALS,
+    TECHNICALS_REGIME,
+    RISK_EXPOSURE_SIZING,
+    EXECUTION_ROUTING,
+];
+
 /// Freshness targets of the design: technicals and market context within a minute, news within
 /// five minutes, fundamentals within a day (judged against the filing calendar by the skill).
 pub const TECHNICALS_FRESHNESS_TARGET_SECONDS: u64 = 60;
