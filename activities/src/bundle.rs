@@ -19,6 +19,10 @@ use std::time::{Duration, Instant, SystemTime};
 use temporalio_macros::activities;
 use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
+use torghut_policy::ledger::ReleaseResult;
+use torghut_policy::routing::AdapterPolicy;
+use torghut_policy::skills as skills_names;
+use torghut_policy::triggers::TriggerSignal;
 use torghut_proto::model::{self, ValidatedRequest};
 use torghut_proto::trace::TraceParent;
 use torghut_proto::v1::LlmResponse;
@@ -30,10 +34,6 @@ use torghut_workflows::activity_io::{
 use torghut_workflows::activity_io::{
     RoutingInput, RoutingOutcome, SizingInput, SizingOutcome, SkillInput, markers,
 };
-use torghut_workflows::ledger::ReleaseResult;
-use torghut_workflows::routing::AdapterPolicy;
-use torghut_workflows::skills as skills_names;
-use torghut_workflows::triggers::TriggerSignal;
 use tracing::Instrument;
 
 /// Everything the skills read from; one per worker, shared by all activity invocations.
@@ -51,7 +51,7 @@ pub struct DecisionSkills {
     pub metrics: Arc<ActivityMetrics>,
 }
 
-/// Activity names without a constant in `torghut_workflows::skills` (they are not skills of a
+/// Activity names without a constant in `torghut_policy::skills` (they are not skills of a
 /// decision's context or sizing), as metric labels.
 const LLM_REVIEW: &str = "llm-review";
 const READ_TRIGGERS: &str = "read-triggers";

@@ -21,8 +21,8 @@ use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use torghut_policy::skills::{FUNDAMENTALS, MARKET_CONTEXT, NEWS_SENTIMENT, TECHNICALS_REGIME};
 use torghut_proto::v1::SkillOutput;
-use torghut_workflows::skills::{FUNDAMENTALS, MARKET_CONTEXT, NEWS_SENTIMENT, TECHNICALS_REGIME};
 
 /// Why the providers could not be built at start.
 #[derive(Debug, thiserror::Error)]

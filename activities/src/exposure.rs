@@ -1,4 +1,4 @@
-//! Talking to the exposure ledger (`torghut_workflows::ledger`) from activities.
+//! Talking to the exposure ledger (`torghut_workflows::ledger`, over `torghut_policy::ledger`'s state) from activities.
 //!
 //! Reservations use update-with-start, so the first decision of an account creates its ledger
 //! and every later one joins it; the update id derives from the reservation id, so an activity
@@ -9,10 +9,11 @@ use temporalio_client::errors::WorkflowUpdateError;
 use temporalio_client::{
     Client, WorkflowExecuteUpdateOptions, WorkflowIdConflictPolicy, WorkflowUpdateWithStartOptions,
 };
-use torghut_workflows::ExposureLedger;
-use torghut_workflows::ledger::{
-    LedgerState, ReleaseRequest, ReleaseResult, ReserveRequest, ReserveResult, ledger_workflow_id,
+use torghut_policy::ledger::{
+    LedgerState, ReleaseRequest, ReleaseResult, ReserveRequest, ReserveResult,
 };
+use torghut_workflows::ExposureLedger;
+use torghut_workflows::ledger::ledger_workflow_id;
 
 pub async fn reserve(
     client: &Client,

@@ -16,9 +16,9 @@ use prometheus::{
 };
 use rust_decimal::prelude::ToPrimitive;
 use std::time::Duration;
+use torghut_policy::ledger::{ReleaseResult, ReserveResult};
+use torghut_policy::skills::{STATUS_MISSING, quality};
 use torghut_proto::v1::SkillOutput;
-use torghut_workflows::ledger::{ReleaseResult, ReserveResult};
-use torghut_workflows::skills::{STATUS_MISSING, quality};
 
 /// Attempt latency buckets, seconds: file skills take milliseconds, HTTP providers up to their
 /// timeouts (10 s by default), an LLM review up to a minute.
@@ -211,7 +211,7 @@ impl ActivityMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use torghut_workflows::skills::missing_output;
+    use torghut_policy::skills::missing_output;
 
     /// The value of one sample line (`name{labels} value`); 0 when absent.
     fn sample(text: &str, series: &str) -> f64 {

@@ -1,6 +1,6 @@
 //! `risk-exposure-sizing`: the policy's bounded size for this request.
 //!
-//! The arithmetic is the pure [`torghut_workflows::sizing`]; this module maps the request onto
+//! The arithmetic is the pure [`torghut_policy::sizing`]; this module maps the request onto
 //! it and holds the result in the account's exposure ledger: size as if unconstrained by other
 //! decisions, reserve that notional, and if the ledger grants less (others hold the rest), size
 //! again within the grant and hand back what whole shares did not use.
@@ -8,10 +8,10 @@
 use crate::skill::SkillError;
 use rust_decimal::Decimal;
 use std::str::FromStr;
+use torghut_policy::ledger::{ReserveRequest, ReserveResult};
+use torghut_policy::sizing;
 use torghut_proto::model;
 use torghut_workflows::activity_io::{SizingInput, SizingOutcome};
-use torghut_workflows::ledger::{ReserveRequest, ReserveResult};
-use torghut_workflows::sizing;
 
 fn parse_opt(raw: Option<&str>) -> Option<Decimal> {
     raw.and_then(|r| Decimal::from_str(r).ok())
@@ -33,7 +33,7 @@ pub fn size_request(
     );
     Ok((
         SizingOutcome {
-            action: sized.action.as_str().to_owned(),
+            action: sized.action,
             qty: sized.qty.normalize().to_string(),
             notional: sized.notional.normalize().to_string(),
             binding_cap: sized.binding_cap,

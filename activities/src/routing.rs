@@ -4,10 +4,10 @@
 use crate::skill::SkillError;
 use rust_decimal::Decimal;
 use std::str::FromStr;
+use torghut_policy::routing::{self, AdapterHealth, AdapterPolicy};
+use torghut_policy::sizing::Action;
 use torghut_proto::model;
 use torghut_workflows::activity_io::{RoutingInput, RoutingOutcome};
-use torghut_workflows::routing::{self, AdapterHealth, AdapterPolicy};
-use torghut_workflows::sizing::Action;
 
 /// Tells whether each execution adapter can take orders now.
 pub trait AdapterHealthProbe: Send + Sync {

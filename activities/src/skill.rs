@@ -3,8 +3,8 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
+use torghut_policy::skills::{BUNDLE_VERSION, STATUS_MISSING, STATUS_OK, STATUS_STALE};
 use torghut_proto::v1::{Citation, SkillOutput};
-use torghut_workflows::skills::{BUNDLE_VERSION, STATUS_MISSING, STATUS_OK, STATUS_STALE};
 
 /// Why a skill could not produce an output. `InvalidInput` is not retried (it never gets
 /// better); `Unavailable` is, and after the retries the workflow records the domain as missing.

@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveTime, SecondsFormat, TimeZone, Utc};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use torghut_workflows::triggers::TriggerSignal;
+use torghut_policy::triggers::TriggerSignal;
 
 pub trait TriggerSource: Send + Sync {
     /// Signals of `watchlist` that became known in `(since, until]` on `until`'s New York

@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use temporalio_client::{Client, ClientOptions, Connection, WorkflowHistory};
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
-use torghut_workflows::analysis::PolicyConfig;
-use torghut_workflows::review::{self, RecordedDecision};
+use torghut_policy::analysis::PolicyConfig;
+use torghut_policy::review::{self, RecordedDecision};
 use torghut_workflows::{DecisionWorkflow, ExposureLedger, workflow_id};
 
 const ABOUT: &str = "Operate the Torghut decision engine: start decisions, follow them, inspect and \

@@ -13,9 +13,9 @@ use torghut_activities::skills::news::{
     FileNewsProvider, SentimentScorer, embedded_news_dir, news_sentiment,
 };
 use torghut_activities::skills::technicals::technicals_regime;
+use torghut_policy::analysis::PolicyConfig;
+use torghut_policy::review::{RecordedDecision, RecordedIntent, rerun};
 use torghut_proto::v1::DecisionRequest;
-use torghut_workflows::analysis::PolicyConfig;
-use torghut_workflows::review::{RecordedDecision, RecordedIntent, rerun};
 
 const GRID: [(&str, &[&str]); 2] = [
     ("2013-10-{d}T{t}:00Z", &["SPY", "IBM", "BAC", "AIG"]),

@@ -6,8 +6,8 @@ use rust_decimal::Decimal;
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
+use torghut_policy::analysis::PolicyConfig;
 use torghut_workflows::DEFAULT_TASK_QUEUE;
-use torghut_workflows::analysis::PolicyConfig;
 use torghut_workflows::decision::LlmCallPolicy;
 
 #[derive(Debug, Clone)]

@@ -11,9 +11,9 @@ use temporalio_client::{
     Client, WorkflowGetResultOptions, WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
     WorkflowStartOptions,
 };
+use torghut_policy::analysis::PolicyConfig;
 use torghut_proto::v1::MarketContextBundle;
 use torghut_workflows::MarketContextWorkflow;
-use torghut_workflows::analysis::PolicyConfig;
 use torghut_workflows::market_context::{MarketContextInput, workflow_id};
 
 /// More keys than this and the cache starts over: a bound on memory, not an LRU.

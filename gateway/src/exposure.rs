@@ -12,8 +12,9 @@ use rust_decimal::Decimal;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use temporalio_client::{Client, WorkflowListOptions, WorkflowQueryOptions};
+use torghut_policy::ledger::LedgerState;
 use torghut_workflows::ExposureLedger;
-use torghut_workflows::ledger::{LEDGER_WORKFLOW_TYPE, LedgerState};
+use torghut_workflows::ledger::LEDGER_WORKFLOW_TYPE;
 
 /// How long one sample is served before the ledgers are asked again.
 pub const MAX_AGE: Duration = Duration::from_secs(10);
@@ -109,7 +110,7 @@ impl ExposureSampler {
 mod tests {
     use super::*;
     use rust_decimal_macros::dec;
-    use torghut_workflows::ledger::Reservation;
+    use torghut_policy::ledger::Reservation;
 
     #[test]
     fn only_unreleased_unexpired_reservations_are_held() {

@@ -18,8 +18,8 @@ use prometheus::{
 };
 use rust_decimal::prelude::ToPrimitive;
 use std::sync::Arc;
+use torghut_policy::analysis::veto_kinds;
 use torghut_proto::v1::{DecisionEvent, DecisionIntent, Final, decision_event::Payload};
-use torghut_workflows::analysis::veto_kinds;
 
 /// End-to-end decision latency buckets, seconds: on local data a decision takes a fraction of a
 /// second, with HTTP providers seconds; its deadline is 10..=900 s.

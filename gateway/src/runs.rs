@@ -15,11 +15,11 @@ use temporalio_client::{
     WorkflowIdReusePolicy, WorkflowStartOptions, errors::WorkflowStartError,
 };
 use temporalio_common::MemoValues;
+use torghut_policy::analysis::PolicyConfig;
 use torghut_proto::ValidatedRequest;
 use torghut_proto::fingerprint::fingerprint;
 use torghut_proto::trace::TraceParent;
 use torghut_proto::v1::DecisionRequest;
-use torghut_workflows::analysis::PolicyConfig;
 use torghut_workflows::decision::{DecisionInput, LlmCallPolicy};
 use torghut_workflows::{DecisionWorkflow, workflow_id};
 

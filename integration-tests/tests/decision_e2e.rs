@@ -429,7 +429,7 @@ async fn concurrent_decisions_on_one_account_never_reserve_more_than_its_budget(
         "the budget was shared, not multiplied: {buys} buys"
     );
     let client = stack().temporal().await.expect("temporal");
-    let state: torghut_workflows::ledger::LedgerState = client
+    let state: torghut_policy::ledger::LedgerState = client
         .get_workflow_handle::<torghut_workflows::ExposureLedger>(
             torghut_workflows::ledger::ledger_workflow_id(&account),
         )

@@ -10,8 +10,9 @@ use std::time::Duration;
 use temporalio_client::WorkflowQueryOptions;
 use torghut_integration_tests::sse::{self, SseLog};
 use torghut_integration_tests::{Stack, sample_request, stack_in};
+use torghut_policy::ledger::LedgerState;
 use torghut_workflows::ExposureLedger;
-use torghut_workflows::ledger::{LedgerState, ledger_workflow_id};
+use torghut_workflows::ledger::ledger_workflow_id;
 
 static FAULTY: OnceLock<Stack> = OnceLock::new();
 

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use torghut_integration_tests::sse::{self, SseLog};
 use torghut_integration_tests::{sample_request, stack};
-use torghut_workflows::skills::{CONTEXT_SKILLS, DECISION_SKILLS};
+use torghut_policy::skills::{CONTEXT_SKILLS, DECISION_SKILLS};
 
 const STREAM: &str = "/api/torghut/decision-engine/stream";
 const TIMEOUT: Duration = Duration::from_secs(90);

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use torghut_integration_tests::otlp_fake::{self, FakeCollector, ReceivedSpan};
 use torghut_integration_tests::sse;
 use torghut_integration_tests::{Stack, sample_request, stack_in};
-use torghut_workflows::skills::DECISION_SKILLS;
+use torghut_policy::skills::DECISION_SKILLS;
 
 static TRACED: OnceLock<Stack> = OnceLock::new();
 static COLLECTOR: OnceLock<FakeCollector> = OnceLock::new();

@@ -11,9 +11,9 @@ use torghut_activities::llm::{LlmEndpoint, Secret};
 use torghut_activities::metrics::ActivityMetrics;
 use torghut_activities::routing::ConfiguredHealth;
 use torghut_connect::TemporalSettings;
+use torghut_policy::ledger::{DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS};
+use torghut_policy::routing::{AdapterHealth, AdapterPolicy};
 use torghut_workflows::DEFAULT_TASK_QUEUE;
-use torghut_workflows::ledger::{DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS};
-use torghut_workflows::routing::{AdapterHealth, AdapterPolicy};
 
 /// Everything the worker needs before it connects.
 pub struct WorkerSettings {

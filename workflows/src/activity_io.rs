@@ -4,14 +4,16 @@
 //! `torghut-activities` crate against these declarations, so the workflow never depends on the
 //! crate that does I/O; the compiler checks both sides use the same types.
 
-use crate::analysis::Analysis;
-use crate::triggers::TriggerSignal;
 use serde::{Deserialize, Serialize};
 use temporalio_macros::activity_definitions;
 use temporalio_sdk::activities::ActivityError;
-use torghut_proto::v1::{
-    AdapterHint, DecisionRequest, LlmResponse, LlmReview, OrderConstraints, SkillOutput,
-};
+use torghut_policy::analysis::Analysis;
+use torghut_policy::triggers::TriggerSignal;
+use torghut_proto::v1::{DecisionRequest, LlmResponse, LlmReview, SkillOutput};
+
+/// The sizing and routing steps' results are the policy's types: the intent is assembled from
+/// them by `torghut_policy::intent::assemble`.
+pub use torghut_policy::intent::{RoutingOutcome, SizingOutcome};
 
 /// What every context skill gets: the request and the as-of instant of its data.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -39,7 +41,7 @@ pub struct ReadTriggersInput {
 /// One context domain at as-of, without a decision request: what the market-context API reads.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ContextDomainInput {
-    /// One of [`crate::skills::CONTEXT_SKILLS`].
+    /// One of [`torghut_policy::skills::CONTEXT_SKILLS`].
     pub domain: String,
     pub symbol: String,
     /// RFC 3339; the skill sees only data at or before it.
@@ -58,20 +60,6 @@ pub struct SizingInput {
     /// As [`SkillInput::traceparent`].
     #[serde(default)]
     pub traceparent: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct SizingOutcome {
-    /// "buy" | "sell" | "hold"
-    pub action: String,
-    pub qty: String,
-    pub notional: String,
-    /// Which cap bound the size, for the rationale.
-    pub binding_cap: String,
-    pub risk_flags: Vec<String>,
-    /// Notional held in the account's exposure ledger for this decision ("0" for hold).
-    #[serde(default)]
-    pub reserved_notional: String,
 }
 
 /// Input of the `release-exposure` compensation.
@@ -97,14 +85,6 @@ pub struct RoutingInput {
     /// As [`SkillInput::traceparent`].
     #[serde(default)]
     pub traceparent: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct RoutingOutcome {
-    pub adapter_hint: AdapterHint,
-    pub order_constraints: OrderConstraints,
-    pub max_slippage_bps: String,
-    pub risk_flags: Vec<String>,
 }
 
 /// Input of the `llm-review` activity: the caller's chat request, nothing else (the endpoint, key
@@ -156,7 +136,7 @@ impl DecisionActivities {
     #[activity(name = "release-exposure")]
     pub fn release_exposure(
         input: ReleaseInput,
-    ) -> Result<crate::ledger::ReleaseResult, ActivityError> {
+    ) -> Result<torghut_policy::ledger::ReleaseResult, ActivityError> {
         unimplemented!()
     }
 

@@ -7,11 +7,8 @@
 //! from its result without a worker round trip.
 
 use crate::activity_io::{
-    DecisionActivities, LlmReviewInput, ReleaseInput, RoutingInput, RoutingOutcome, SizingInput,
-    SizingOutcome, SkillInput,
+    DecisionActivities, LlmReviewInput, ReleaseInput, RoutingInput, SizingInput, SkillInput,
 };
-use crate::analysis::{self, Analysis, PolicyConfig};
-use crate::skills::{self, missing_output};
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::FutureExt;
 use serde::{Deserialize, Serialize};
@@ -23,12 +20,13 @@ use temporalio_sdk::{
     WorkflowContext, WorkflowContextView, WorkflowResult,
 };
 use temporalio_workflow::RetryPolicy;
+use torghut_policy::analysis::{self, PolicyConfig};
+use torghut_policy::skills::{self, missing_output};
 use torghut_proto::model::{self, ValidatedRequest};
 use torghut_proto::trace::TraceParent;
 use torghut_proto::v1::{
-    Accepted, AnalysisComplete, ArtifactRef, ContextReady, DecisionError, DecisionEvent,
-    DecisionIntent, DecisionRequest, DomainSummary, Final, Progress, SkillOutput,
-    decision_event::Payload,
+    Accepted, AnalysisComplete, ContextReady, DecisionError, DecisionEvent, DecisionRequest,
+    DomainSummary, Final, Progress, SkillOutput, decision_event::Payload,
 };
 
 /// Search attributes operators find runs by in the Temporal UI. Keywords only, and nothing that
@@ -51,8 +49,6 @@ pub mod search {
 
 /// The workflow type name in Temporal.
 pub const WORKFLOW_TYPE: &str = "decision-workflow";
-/// Version of the decision policy, recorded in every intent.
-pub const POLICY_VERSION: &str = "policy-2026.11.1";
 /// Longest a `poll_events` Update waits for a new event before answering empty.
 pub const MAX_POLL_WAIT: Duration = Duration::from_secs(30);
 
@@ -454,7 +450,7 @@ async fn run_steps(
             DecisionActivities::execution_routing,
             RoutingInput {
                 request: input.request.clone(),
-                action: sizing.action.clone(),
+                action: sizing.action.as_str().to_owned(),
                 qty: sizing.qty.clone(),
                 reference_price: payload_str("last_price"),
                 bid: payload_str("bid"),
@@ -472,7 +468,7 @@ async fn run_steps(
     };
 
     Payload::Final(Final {
-        intent: Some(intent(
+        intent: Some(torghut_policy::intent::assemble(
             &workflow_id,
             &request,
             &outputs,
@@ -679,61 +675,6 @@ fn step_failed(step: &str, e: &ActivityExecutionError) -> Payload {
         message: format!("step {step} failed after its retries: {e}"),
         retryable: true,
     })
-}
-
-fn intent(
-    workflow_id: &str,
-    request: &ValidatedRequest,
-    outputs: &[SkillOutput],
-    analysis: &Analysis,
-    sizing: SizingOutcome,
-    routing: RoutingOutcome,
-) -> DecisionIntent {
-    let mut risk_flags = analysis.risk_flags.clone();
-    risk_flags.extend(sizing.risk_flags.iter().cloned());
-    risk_flags.extend(routing.risk_flags.iter().cloned());
-    risk_flags.sort();
-    risk_flags.dedup();
-    let mut rationale = format!(
-        "direction {} (score {}, confidence {}, context quality {})",
-        analysis.direction.as_str(),
-        analysis.score.normalize(),
-        analysis.confidence.normalize(),
-        analysis.overall_quality.normalize()
-    );
-    if analysis.vetoed {
-        rationale.push_str(&format!("; vetoed: {}", analysis.veto_reasons.join("; ")));
-    }
-    rationale.push_str(&format!(
-        "; size {} {} bound by {}",
-        sizing.action, sizing.qty, sizing.binding_cap
-    ));
-    DecisionIntent {
-        request_id: request.request_id.clone(),
-        symbol: request.symbol.to_string(),
-        action: sizing.action,
-        qty: sizing.qty,
-        vetoed: analysis.vetoed,
-        order_constraints: Some(routing.order_constraints),
-        max_slippage_bps: routing.max_slippage_bps,
-        adapter_hint: Some(routing.adapter_hint),
-        confidence: analysis.confidence.normalize().to_string(),
-        uncertainty_notes: analysis.uncertainty_notes.clone(),
-        risk_flags,
-        artifact_refs: outputs
-            .iter()
-            .map(|o| ArtifactRef {
-                domain: o.domain.clone(),
-                uri: format!(
-                    "temporal://{workflow_id}/{}/{}",
-                    o.domain, o.context_version
-                ),
-            })
-            .collect(),
-        rationale,
-        policy_version: POLICY_VERSION.to_owned(),
-        reserved_notional: sizing.reserved_notional,
-    }
 }
 
 #[cfg(test)]

@@ -10,9 +10,7 @@
 //! watermark and the running summary.
 
 use crate::activity_io::{DecisionActivities, ReadTriggersInput};
-use crate::analysis::PolicyConfig;
 use crate::decision::{DecisionInput, DecisionWorkflow, LlmCallPolicy, activity_options};
-use crate::triggers::{SessionWindow, TriggerSignal, build_request, is_trading_day};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -22,6 +20,8 @@ use temporalio_sdk::{
     ChildWorkflowOptions, ContinueAsNewOptions, ParentClosePolicy, SyncWorkflowContext,
     WorkflowContext, WorkflowContextView, WorkflowResult,
 };
+use torghut_policy::analysis::PolicyConfig;
+use torghut_policy::triggers::{SessionWindow, TriggerSignal, build_request, is_trading_day};
 use torghut_proto::v1::{DecisionRequest, Final, decision_event::Payload};
 
 pub const WORKFLOW_TYPE: &str = "intraday-loop";

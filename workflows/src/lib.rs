@@ -1,21 +1,14 @@
-//! The decision workflow and its pure policy.
+//! The workflows: orchestration only.
 //!
-//! Architecture invariant: nothing in this crate does I/O or reads a clock. The workflow gets
-//! time from the SDK and data from activity results; the policy modules ([`analysis`],
-//! [`sizing`], [`routing`]) are plain functions over plain data, so replaying a history or a
-//! recorded decision gives the same answer.
+//! Architecture invariant: nothing in this crate does I/O or reads a clock. The workflows get
+//! time from the SDK and data from activity results, and hand both to the pure policy in
+//! `torghut-policy`, so replaying a history gives the same answer.
 
 pub mod activity_io;
-pub mod analysis;
 pub mod decision;
 pub mod intraday_loop;
 pub mod ledger;
 pub mod market_context;
-pub mod review;
-pub mod routing;
-pub mod sizing;
-pub mod skills;
-pub mod triggers;
 
 pub use decision::{DecisionWorkflow, WORKFLOW_TYPE};
 pub use intraday_loop::IntradayLoop;

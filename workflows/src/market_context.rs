@@ -7,14 +7,14 @@
 //! gateway stays a thin, secret-free bridge.
 
 use crate::activity_io::{ContextDomainInput, DecisionActivities};
-use crate::analysis::{self, PolicyConfig};
 use crate::decision::{failure_reason, skill_options};
-use crate::skills::{
-    self, BUNDLE_VERSION, CONTEXT_SKILLS, STATUS_MISSING, STATUS_OK, missing_output,
-};
 use serde::{Deserialize, Serialize};
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{WorkflowContext, WorkflowContextView, WorkflowResult};
+use torghut_policy::analysis::{self, PolicyConfig};
+use torghut_policy::skills::{
+    self, BUNDLE_VERSION, CONTEXT_SKILLS, STATUS_MISSING, STATUS_OK, missing_output,
+};
 use torghut_proto::v1::{DomainHealth, MarketContextBundle, MarketContextHealth, SkillOutput};
 
 pub const WORKFLOW_TYPE: &str = "market-context-workflow";
@@ -139,7 +139,7 @@ pub fn health(bundle: &MarketContextBundle) -> MarketContextHealth {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::skills::{FUNDAMENTALS, MARKET_CONTEXT, NEWS_SENTIMENT, TECHNICALS_REGIME};
+    use torghut_policy::skills::{FUNDAMENTALS, MARKET_CONTEXT, NEWS_SENTIMENT, TECHNICALS_REGIME};
 
     fn ok(domain: &str, quality: &str) -> SkillOutput {
         let mut o = missing_output(domain, "IBM", "2013-10-08T14:30:00Z", "x");

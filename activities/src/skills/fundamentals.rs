@@ -11,8 +11,8 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use torghut_policy::skills::FUNDAMENTALS;
 use torghut_proto::v1::SkillOutput;
-use torghut_workflows::skills::FUNDAMENTALS;
 
 /// EDGAR `companyfacts` JSON, the parts we read.
 #[derive(Debug, Clone, Deserialize)]

@@ -7,11 +7,11 @@ use crate::skill::{OutputBuilder, SkillError};
 use chrono::{DateTime, NaiveTime, Timelike, Utc};
 use chrono_tz::America::New_York;
 use rust_decimal::Decimal;
+use torghut_policy::skills::MARKET_CONTEXT;
 use torghut_proto::v1::SkillOutput;
-use torghut_workflows::skills::MARKET_CONTEXT;
 
 const FRESHNESS_TARGET_SECONDS: u64 =
-    torghut_workflows::skills::MARKET_CONTEXT_FRESHNESS_TARGET_SECONDS;
+    torghut_policy::skills::MARKET_CONTEXT_FRESHNESS_TARGET_SECONDS;
 const MINUTES_PER_YEAR: u32 = 252 * 390;
 /// Indices whose daily moves describe breadth: large caps, tech, small caps.
 const DAILY_INDICES: [&str; 3] = ["SPY", "QQQ", "IWM"];

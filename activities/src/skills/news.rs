@@ -10,10 +10,10 @@ use rust_decimal::prelude::FromPrimitive;
 use serde::Deserialize;
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
+use torghut_policy::skills::NEWS_SENTIMENT;
 use torghut_proto::v1::SkillOutput;
-use torghut_workflows::skills::NEWS_SENTIMENT;
 
-const FRESHNESS_TARGET_SECONDS: u64 = torghut_workflows::skills::NEWS_FRESHNESS_TARGET_SECONDS;
+const FRESHNESS_TARGET_SECONDS: u64 = torghut_policy::skills::NEWS_FRESHNESS_TARGET_SECONDS;
 const LOOKBACK_HOURS: i64 = 24;
 const HALF_LIFE_MINUTES: f64 = 120.0;
 

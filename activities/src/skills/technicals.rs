@@ -11,15 +11,14 @@ use crate::skill::{OutputBuilder, SkillError};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
+use torghut_policy::skills::TECHNICALS_REGIME;
 use torghut_proto::v1::SkillOutput;
-use torghut_workflows::skills::TECHNICALS_REGIME;
 
 /// Minutes of history read: one regular session.
 const LOOKBACK_MINUTES: usize = 390;
 /// Trading minutes in a year, to annualise one-minute volatility.
 const MINUTES_PER_YEAR: u32 = 252 * 390;
-const FRESHNESS_TARGET_SECONDS: u64 =
-    torghut_workflows::skills::TECHNICALS_FRESHNESS_TARGET_SECONDS;
+const FRESHNESS_TARGET_SECONDS: u64 = torghut_policy::skills::TECHNICALS_FRESHNESS_TARGET_SECONDS;
 
 pub fn technicals_regime(
     bars: &dyn BarProvider,

@@ -13,10 +13,10 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use torghut_policy::triggers::{TriggerSignal, build_request, dedupe_key};
 use torghut_proto::FieldError;
 use torghut_proto::model;
 use torghut_proto::v1::{DecisionRequest, ExecutionContext, Portfolio, RiskPolicy, Trigger};
-use torghut_workflows::triggers::{TriggerSignal, build_request, dedupe_key};
 
 /// More signals than this in one call is a backfill; it belongs to a replay, not an event.
 pub const MAX_TRIGGERS: usize = 500;

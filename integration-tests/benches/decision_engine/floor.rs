@@ -29,9 +29,9 @@ use temporalio_sdk::{
     ActivityOptions, Runtime, WaitConditionOptions, Worker, WorkerOptions,
     WorkflowCancellationToken, WorkflowContext, WorkflowContextView, WorkflowResult,
 };
+use torghut_policy::ledger::ReserveRequest;
 use torghut_workflows::ExposureLedger;
 use torghut_workflows::decision::{MAX_POLL_WAIT, PollRequest, search};
-use torghut_workflows::ledger::ReserveRequest;
 
 use crate::measure::{Marks, Sample};
 

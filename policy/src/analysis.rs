@@ -1,12 +1,19 @@
-//! Analysis: from the four context domains to direction, score and confidence, and the quality
-//! gate that turns weak context into a veto.
+//! Analysis: from the four context domains to direction, score and confidence, the quality
+//! gate that turns weak context into a veto, and the edge gate that turns a trade without a
+//! positive expectancy into a hold.
 //!
 //! Pure and deterministic. Each domain skill reports a `signal` in `[-1, 1]` and a quality in
 //! `[0, 1]`; the score is the quality-weighted mean of the signals, so a low-quality domain moves
-//! the decision little and a missing one (quality 0) not at all. Confidence can only fall with
-//! worse data: it is the overall quality scaled by how much the domains agree.
+//! the decision little and a missing one (quality 0) not at all.
+//!
+//! `confidence` is a probability: with a [`Calibration`] in the policy (every run started since
+//! calibration shipped), it is the calibrated chance that the proposed trade pays net of costs
+//! over the calibration's horizon, and a trade is proposed only when the calibrated expectancy is
+//! positive. Runs recorded before that carry no calibration and keep the old reading (overall
+//! quality scaled by agreement), so their histories replay unchanged.
 
-use crate::skills::{self, STATUS_MISSING, STATUS_STALE};
+use crate::calibration::{Calibration, EdgeEstimate};
+use crate::skills::{self, Domain, DomainStatus};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::FromPrimitive;
 use serde::{Deserialize, Serialize};
@@ -18,17 +25,35 @@ pub struct PolicyConfig {
     /// Below this overall context quality the decision is a veto (hold, qty 0).
     pub min_context_quality: Decimal,
     /// A missing domain from this list is a veto whatever the overall quality.
-    pub critical_domains: Vec<String>,
+    pub critical_domains: Vec<Domain>,
     /// |score| needed before the engine proposes a trade at all.
     pub min_abs_score: Decimal,
+    /// The calibration artifact that turns a score into a probability and an expectancy. Absent
+    /// only in inputs recorded before it existed (those runs replay with the old confidence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
 }
 
 impl Default for PolicyConfig {
+    /// The shipped policy: its thresholds and the committed calibration artifact.
     fn default() -> Self {
         Self {
+            calibration: Some(Calibration::embedded()),
+            ..Self::uncalibrated()
+        }
+    }
+}
+
+impl PolicyConfig {
+    /// The policy without a calibration: confidence is the context's quality scaled by agreement
+    /// and every directional score above the threshold proposes a trade. What runs recorded
+    /// before calibration used, and what `decisionctl evaluate` fits the calibration from.
+    pub fn uncalibrated() -> Self {
+        Self {
             min_context_quality: Decimal::new(5, 1),
-            critical_domains: vec![skills::TECHNICALS_REGIME.to_owned()],
+            critical_domains: vec![Domain::TechnicalsRegime],
             min_abs_score: Decimal::new(15, 2),
+            calibration: None,
         }
     }
 }
@@ -51,12 +76,94 @@ impl Direction {
     }
 }
 
+/// Why a decision was vetoed: data, so metrics and reports count kinds without reading prose.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum VetoReason {
+    KillSwitch,
+    LowContextQuality {
+        quality: Decimal,
+        threshold: Decimal,
+    },
+    CriticalDomainMissing {
+        domain: Domain,
+    },
+}
+
+/// The closed set of veto kinds, for metric labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VetoKind {
+    KillSwitch,
+    LowContextQuality,
+    CriticalDomainMissing,
+}
+
+impl VetoKind {
+    pub const ALL: [VetoKind; 3] = [
+        VetoKind::KillSwitch,
+        VetoKind::LowContextQuality,
+        VetoKind::CriticalDomainMissing,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            VetoKind::KillSwitch => VETO_KILL_SWITCH,
+            VetoKind::LowContextQuality => VETO_LOW_CONTEXT_QUALITY,
+            VetoKind::CriticalDomainMissing => VETO_CRITICAL_DOMAIN_MISSING,
+        }
+    }
+
+    /// The phrase of [`VetoReason`]'s wording that names this kind, for readers that only have an
+    /// intent's rationale (which quotes the reasons).
+    const fn phrase(self) -> &'static str {
+        match self {
+            VetoKind::KillSwitch => "kill switch is enabled",
+            VetoKind::LowContextQuality => "is below the threshold",
+            VetoKind::CriticalDomainMissing => "critical domain ",
+        }
+    }
+}
+
+impl VetoReason {
+    pub fn kind(&self) -> VetoKind {
+        match self {
+            VetoReason::KillSwitch => VetoKind::KillSwitch,
+            VetoReason::LowContextQuality { .. } => VetoKind::LowContextQuality,
+            VetoReason::CriticalDomainMissing { .. } => VetoKind::CriticalDomainMissing,
+        }
+    }
+}
+
+/// The wording intents have always carried in their rationale; `veto_kinds_name_every_gate`
+/// pins it to [`VetoKind::phrase`].
+impl std::fmt::Display for VetoReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VetoReason::KillSwitch => f.write_str("kill switch is enabled"),
+            VetoReason::LowContextQuality { quality, threshold } => write!(
+                f,
+                "context quality {} is below the threshold {}",
+                quality.round_dp(4).normalize(),
+                threshold.normalize()
+            ),
+            VetoReason::CriticalDomainMissing { domain } => {
+                write!(f, "critical domain {domain} is missing")
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Analysis {
+    /// What the engine proposes: `Flat` when vetoed, when the score is too weak, or when the
+    /// calibrated expectancy of the trade is not positive.
     pub direction: Direction,
     /// Quality-weighted signal in `[-1, 1]`.
     pub score: Decimal,
-    /// `[0, 1]`; never above the overall quality.
+    /// `[0, 1]`. Calibrated: the estimated probability that the trade in the score's direction
+    /// pays net of costs over the calibration's horizon (`0` when the score proposes no trade).
+    /// Uncalibrated (old runs): the overall quality scaled by agreement.
     pub confidence: Decimal,
     /// Weighted mean of domain qualities, `[0, 1]`.
     pub overall_quality: Decimal,
@@ -64,17 +171,37 @@ pub struct Analysis {
     pub risk_flags: Vec<String>,
     /// Set when a gate forces hold; `veto_reasons` says which.
     pub vetoed: bool,
-    pub veto_reasons: Vec<String>,
+    pub veto_reasons: Vec<VetoReason>,
+    /// The calibration's reading of the candidate trade, when there was one to read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edge: Option<EdgeEstimate>,
+}
+
+impl Analysis {
+    /// The veto reasons as the rationale words them.
+    pub fn veto_text(&self) -> String {
+        self.veto_reasons
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// Held for want of a positive expectancy (not a veto: the data was good enough to judge).
+    pub fn no_edge(&self) -> bool {
+        !self.vetoed
+            && self.direction == Direction::Flat
+            && self.edge.as_ref().is_some_and(|e| !e.tradeable)
+    }
 }
 
 /// Relative weight of each domain in the score and the overall quality (they sum to 1).
-fn weight(domain: &str) -> Decimal {
+fn weight(domain: Domain) -> Decimal {
     match domain {
-        skills::TECHNICALS_REGIME => Decimal::new(45, 2),
-        skills::MARKET_CONTEXT => Decimal::new(20, 2),
-        skills::NEWS_SENTIMENT => Decimal::new(20, 2),
-        skills::FUNDAMENTALS => Decimal::new(15, 2),
-        _ => Decimal::ZERO,
+        Domain::TechnicalsRegime => Decimal::new(45, 2),
+        Domain::MarketContext => Decimal::new(20, 2),
+        Domain::NewsSentiment => Decimal::new(20, 2),
+        Domain::Fundamentals => Decimal::new(15, 2),
     }
 }
 
@@ -89,24 +216,28 @@ pub fn analyse(outputs: &[SkillOutput], kill_switch: bool, config: &PolicyConfig
 
     for out in outputs {
         flags.extend(out.risk_flags.iter().cloned());
+        let Some(domain) = Domain::parse(&out.domain) else {
+            notes.push(format!("{} is not a context domain: not used", out.domain));
+            continue;
+        };
         let q = skills::quality(out);
-        let w = weight(&out.domain);
-        match out.status.as_str() {
-            STATUS_MISSING => {
-                notes.push(format!("{} unavailable: not used in the score", out.domain));
-                if config.critical_domains.iter().any(|d| d == &out.domain) {
-                    veto_reasons.push(format!("critical domain {} is missing", out.domain));
+        let w = weight(domain);
+        match DomainStatus::parse(&out.status) {
+            DomainStatus::Missing => {
+                notes.push(format!("{domain} unavailable: not used in the score"));
+                if config.critical_domains.contains(&domain) {
+                    veto_reasons.push(VetoReason::CriticalDomainMissing { domain });
                 }
                 continue;
             }
-            STATUS_STALE => notes.push(format!(
-                "{} is stale ({} s old): weighted by its reduced quality",
-                out.domain, out.freshness_seconds
+            DomainStatus::Stale => notes.push(format!(
+                "{domain} is stale ({} s old): weighted by its reduced quality",
+                out.freshness_seconds
             )),
-            _ => {}
+            DomainStatus::Ok => {}
         }
         let Some(signal) = skills::payload_decimal(out, "signal") else {
-            notes.push(format!("{} reported no signal", out.domain));
+            notes.push(format!("{domain} reported no signal"));
             continue;
         };
         let signal = signal.clamp(-Decimal::ONE, Decimal::ONE);
@@ -114,11 +245,11 @@ pub fn analyse(outputs: &[SkillOutput], kill_switch: bool, config: &PolicyConfig
         weighted_quality += w * q;
         signals.push(signal);
     }
-    for d in skills::CONTEXT_SKILLS {
-        if !outputs.iter().any(|o| o.domain == d) {
+    for d in Domain::ALL {
+        if !outputs.iter().any(|o| o.domain == d.as_str()) {
             flags.push(format!("{d}:missing:not_run"));
-            if config.critical_domains.iter().any(|c| c == d) {
-                veto_reasons.push(format!("critical domain {d} is missing"));
+            if config.critical_domains.contains(&d) {
+                veto_reasons.push(VetoReason::CriticalDomainMissing { domain: d });
             }
         }
     }
@@ -139,7 +270,8 @@ pub fn analyse(outputs: &[SkillOutput], kill_switch: bool, config: &PolicyConfig
         Decimal::from_usize(agreeing).unwrap_or_default()
             / Decimal::from_usize(signals.len()).unwrap_or(Decimal::ONE)
     };
-    let confidence = (overall_quality * (Decimal::new(5, 1) + Decimal::new(5, 1) * agreement))
+    let uncalibrated_confidence = (overall_quality
+        * (Decimal::new(5, 1) + Decimal::new(5, 1) * agreement))
         .round_dp(4)
         .clamp(Decimal::ZERO, overall_quality);
     if agreement < Decimal::ONE && !signals.is_empty() {
@@ -150,22 +282,35 @@ pub fn analyse(outputs: &[SkillOutput], kill_switch: bool, config: &PolicyConfig
     }
 
     if kill_switch {
-        veto_reasons.push("kill switch is enabled".to_owned());
+        veto_reasons.push(VetoReason::KillSwitch);
     }
     if overall_quality < config.min_context_quality {
-        veto_reasons.push(format!(
-            "context quality {} is below the threshold {}",
-            overall_quality.round_dp(4).normalize(),
-            config.min_context_quality.normalize()
-        ));
+        veto_reasons.push(VetoReason::LowContextQuality {
+            quality: overall_quality,
+            threshold: config.min_context_quality,
+        });
     }
     let vetoed = !veto_reasons.is_empty();
-    let direction = if vetoed || score.abs() < config.min_abs_score {
+    let candidate = if vetoed || score.abs() < config.min_abs_score {
         Direction::Flat
     } else if score > Decimal::ZERO {
         Direction::Long
     } else {
         Direction::Short
+    };
+    let (direction, confidence, edge) = match (&config.calibration, candidate) {
+        (None, _) => (candidate, uncalibrated_confidence, None),
+        (Some(_), Direction::Flat) => (Direction::Flat, Decimal::ZERO, None),
+        (Some(cal), _) => {
+            let edge = cal.estimate(score, overall_quality);
+            notes.push(edge.note());
+            let direction = if edge.tradeable {
+                candidate
+            } else {
+                Direction::Flat
+            };
+            (direction, edge.p_win, Some(edge))
+        }
     };
     flags.sort();
     flags.dedup();
@@ -173,12 +318,13 @@ pub fn analyse(outputs: &[SkillOutput], kill_switch: bool, config: &PolicyConfig
     Analysis {
         direction,
         score: score.round_dp(4),
-        confidence,
+        confidence: confidence.round_dp(4),
         overall_quality: overall_quality.round_dp(4),
         uncertainty_notes: notes,
         risk_flags: flags,
         vetoed,
         veto_reasons,
+        edge,
     }
 }
 
@@ -188,19 +334,15 @@ pub const VETO_KILL_SWITCH: &str = "kill_switch";
 pub const VETO_LOW_CONTEXT_QUALITY: &str = "low_context_quality";
 pub const VETO_CRITICAL_DOMAIN_MISSING: &str = "critical_domain_missing";
 
-/// The kinds of veto that `text` (veto reasons as [`analyse`] words them, or an intent's rationale,
-/// which quotes them) names, each once, in a fixed order. Kept next to the wording it reads;
-/// `veto_kinds_name_every_gate` pins the two together.
+/// The kinds of veto that `text` (an intent's rationale, which quotes the reasons) names, each
+/// once, in a fixed order. For readers that have only the intent; the workflow itself has the
+/// typed [`VetoReason`]s.
 pub fn veto_kinds(text: &str) -> Vec<&'static str> {
-    [
-        (VETO_KILL_SWITCH, "kill switch is enabled"),
-        (VETO_LOW_CONTEXT_QUALITY, "is below the threshold"),
-        (VETO_CRITICAL_DOMAIN_MISSING, "critical domain "),
-    ]
-    .into_iter()
-    .filter(|(_, phrase)| text.contains(phrase))
-    .map(|(kind, _)| kind)
-    .collect()
+    VetoKind::ALL
+        .into_iter()
+        .filter(|k| text.contains(k.phrase()))
+        .map(VetoKind::as_str)
+        .collect()
 }
 
 #[cfg(test)]
@@ -235,7 +377,7 @@ mod tests {
 
     #[test]
     fn table_of_contexts_and_their_verdicts() {
-        let cfg = PolicyConfig::default();
+        let cfg = PolicyConfig::uncalibrated();
         // (name, outputs, kill switch, direction, vetoed)
         let mut missing_tech = all("0.8", "0.9");
         missing_tech[3] = missing_output(skills::TECHNICALS_REGIME, "SPY", "t", "provider_down");
@@ -309,7 +451,7 @@ mod tests {
 
     #[test]
     fn veto_kinds_name_every_gate() {
-        let cfg = PolicyConfig::default();
+        let cfg = PolicyConfig::uncalibrated();
         // Full quality elsewhere, so the missing domain alone does not sink the overall quality.
         let mut missing_tech = all("0.8", "1");
         missing_tech[3] = missing_output(skills::TECHNICALS_REGIME, "SPY", "t", "provider_down");
@@ -346,17 +488,18 @@ mod tests {
         ];
         for (name, outputs, kill, kinds) in cases {
             let a = analyse(&outputs, kill, &cfg);
-            assert_eq!(
-                veto_kinds(&a.veto_reasons.join("; ")),
-                kinds,
-                "{name}: {a:?}"
-            );
+            assert_eq!(veto_kinds(&a.veto_text()), kinds, "{name}: {a:?}");
+            let typed: Vec<&str> = a.veto_reasons.iter().map(|r| r.kind().as_str()).collect();
+            let mut typed_sorted = typed.clone();
+            typed_sorted.sort_by_key(|k| VetoKind::ALL.iter().position(|v| v.as_str() == *k));
+            typed_sorted.dedup();
+            assert_eq!(typed_sorted, kinds, "{name}: {a:?}");
         }
     }
 
     #[test]
     fn a_missing_domain_is_flagged_and_lowers_quality() {
-        let cfg = PolicyConfig::default();
+        let cfg = PolicyConfig::uncalibrated();
         let full = analyse(&all("0.8", "0.9"), false, &cfg);
         let mut partial = all("0.8", "0.9");
         partial[0] = missing_output(skills::MARKET_CONTEXT, "SPY", "t", "timeout");
@@ -372,7 +515,7 @@ mod tests {
 
     #[test]
     fn disagreement_lowers_confidence() {
-        let cfg = PolicyConfig::default();
+        let cfg = PolicyConfig::uncalibrated();
         let agree = analyse(&all("0.6", "0.9"), false, &cfg);
         let mut mixed = all("0.6", "0.9");
         mixed[1] = out(skills::NEWS_SENTIMENT, "ok", "0.9", "-0.6");

@@ -4,6 +4,10 @@
 //! per-trade limit, the position limit as a share of equity (counting what is already held),
 //! buying power, and the account's remaining budget. Uncertainty only ever shrinks the size.
 //! A `null` caller limit falls back to the engine's own conservative default, never to "no limit".
+//!
+//! The arithmetic is checked: a product that would overflow `Decimal` (a position of 10^27
+//! shares, say) is not a panic but the most conservative reading — a held value too large to
+//! add to, a trade too large to size — so the answer is a hold with a flag saying why.
 
 use crate::analysis::Direction;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -84,7 +88,11 @@ pub fn caps(signal: &SizingSignal, limits: &SizingLimits) -> Vec<(&'static str, 
         .max_position_pct_equity
         .unwrap_or(DEFAULT_MAX_POSITION_PCT_EQUITY)
         .clamp(Decimal::ZERO, Decimal::ONE);
-    let held_value = (limits.position_qty * signal.price).abs();
+    // Unrepresentable means "more than any cap": no room to add.
+    let held_value = limits
+        .position_qty
+        .checked_mul(signal.price)
+        .map_or(Decimal::MAX, |v| v.abs());
     let mut caps = vec![("buying_power", limits.buying_power.max(Decimal::ZERO))];
     if let Some(m) = limits.max_notional_per_trade {
         caps.push(("max_notional_per_trade", m.max(Decimal::ZERO)));
@@ -98,11 +106,22 @@ pub fn caps(signal: &SizingSignal, limits: &SizingLimits) -> Vec<(&'static str, 
         Direction::Short => limits.position_qty <= Decimal::ZERO,
         Direction::Flat => true,
     };
-    let room =
-        limits.equity.max(Decimal::ZERO) * pct - if adds { held_value } else { Decimal::ZERO };
+    let limit_value = limits
+        .equity
+        .max(Decimal::ZERO)
+        .checked_mul(pct)
+        .unwrap_or(Decimal::ZERO);
+    let room = limit_value
+        .checked_sub(if adds { held_value } else { Decimal::ZERO })
+        .unwrap_or(Decimal::ZERO);
     caps.push(("max_position_pct_equity", room.max(Decimal::ZERO)));
     if signal.direction == Direction::Short && !limits.allow_short {
-        let long_value = (limits.position_qty.max(Decimal::ZERO)) * signal.price;
+        let long_value = limits
+            .position_qty
+            .max(Decimal::ZERO)
+            .checked_mul(signal.price)
+            .unwrap_or(Decimal::ZERO)
+            .max(Decimal::ZERO);
         caps.push(("held_position", long_value));
     }
     caps
@@ -135,7 +154,12 @@ pub fn size(signal: &SizingSignal, limits: &SizingLimits) -> Sized {
     };
     let strength = signal.strength.clamp(Decimal::ZERO, Decimal::ONE);
     let confidence = signal.confidence.clamp(Decimal::ZERO, Decimal::ONE);
-    let desired = limits.equity.max(Decimal::ZERO) * pct * strength * confidence * vol_scale;
+    let Some(desired) = [pct, strength, confidence, vol_scale]
+        .into_iter()
+        .try_fold(limits.equity.max(Decimal::ZERO), Decimal::checked_mul)
+    else {
+        return Sized::hold("arithmetic_overflow");
+    };
 
     let mut binding = ("signal", desired);
     for (name, cap) in caps(signal, limits) {
@@ -143,7 +167,9 @@ pub fn size(signal: &SizingSignal, limits: &SizingLimits) -> Sized {
             binding = (name, cap);
         }
     }
-    let raw_qty = binding.1 / signal.price;
+    let Some(raw_qty) = binding.1.checked_div(signal.price) else {
+        return Sized::hold("arithmetic_overflow");
+    };
     let qty = if limits.allow_fractional {
         raw_qty.round_dp_with_strategy(4, RoundingStrategy::ToZero)
     } else {
@@ -161,7 +187,11 @@ pub fn size(signal: &SizingSignal, limits: &SizingLimits) -> Sized {
     Sized {
         action,
         qty: qty.normalize(),
-        notional: (qty * signal.price).normalize(),
+        // qty <= cap / price, so this product is at most the cap and cannot overflow.
+        notional: qty
+            .checked_mul(signal.price)
+            .unwrap_or(binding.1)
+            .normalize(),
         binding_cap: binding.0.to_owned(),
         risk_flags: flags,
     }
@@ -181,7 +211,8 @@ pub fn size_for_request(
     let price = reference_price.or_else(|| {
         position
             .filter(|p| !p.qty.is_zero())
-            .map(|p| (p.market_value / p.qty).abs())
+            .and_then(|p| p.market_value.checked_div(p.qty))
+            .map(|p| p.abs())
     });
     let signal = SizingSignal {
         direction: if analysis.vetoed {
@@ -303,6 +334,18 @@ mod tests {
         (0i64..1_000_000_000, 0u32..3).prop_map(|(m, s)| Decimal::new(m, s))
     }
 
+    /// Values from the smallest to the largest `Decimal`, of either sign.
+    fn extreme() -> impl Strategy<Value = Decimal> {
+        prop_oneof![
+            Just(Decimal::MAX),
+            Just(Decimal::MIN),
+            Just(Decimal::from_scientific("-5e27").unwrap_or(Decimal::MIN)),
+            Just(Decimal::new(1, 28)),
+            (any::<i64>(), 0u32..=28).prop_map(|(m, e)| Decimal::new(m, e)),
+            any::<[u32; 3]>().prop_map(|[a, b, c]| Decimal::from_parts(a, b, c, a % 2 == 0, 0)),
+        ]
+    }
+
     proptest! {
         #[test]
         fn no_cap_is_ever_exceeded(
@@ -332,6 +375,32 @@ mod tests {
             if !fractional { prop_assert_eq!(s.qty, s.qty.trunc()); }
             if s.action == Action::Sell && !allow_short {
                 prop_assert!(s.qty <= Decimal::from(held.max(0)));
+            }
+        }
+
+        /// Magnitudes at the edge of `Decimal` (the adversarial run's `-5e27` shares and
+        /// `Decimal::MAX` among them) never panic, and still respect every cap.
+        #[test]
+        fn extreme_magnitudes_never_panic_and_stay_within_every_cap(
+            equity in extreme(), bp in extreme(), held in extreme(), price in extreme(),
+            per_trade in proptest::option::of(extreme()), budget in proptest::option::of(extreme()),
+            strength in 0i64..=100, confidence in 0i64..=100, short in any::<bool>(),
+            fractional in any::<bool>(), allow_short in any::<bool>(),
+        ) {
+            let limits = SizingLimits {
+                equity, buying_power: bp, max_notional_per_trade: per_trade,
+                max_position_pct_equity: None, position_qty: held, remaining_budget: budget,
+                kill_switch: false, allow_fractional: fractional, allow_short,
+            };
+            let signal = SizingSignal {
+                direction: if short { Direction::Short } else { Direction::Long },
+                strength: Decimal::new(strength, 2), confidence: Decimal::new(confidence, 2),
+                realized_vol: None, price,
+            };
+            let s = size(&signal, &limits);
+            prop_assert!(s.qty >= Decimal::ZERO);
+            for (name, cap) in caps(&signal, &limits) {
+                prop_assert!(s.notional <= cap, "{} {} > {}", name, s.notional, cap);
             }
         }
     }

@@ -1,0 +1,139 @@
+//! Deciding a trigger offline, with the code the engine runs.
+//!
+//! The decision workflow runs four context skills (activities), the policy's analysis (in the
+//! workflow), `risk-exposure-sizing` and `execution-routing` (activities), and assembles the
+//! intent. Offline, the same functions run in the same order, minus Temporal: the skills through
+//! [`Providers::run_skill`], sizing through [`risk::size_request`] (without the exposure ledger:
+//! every evaluated decision is its own account), routing through
+//! [`routing::execution_routing`], the intent through [`intent::assemble`]. A skill that fails
+//! becomes the same explicit `missing` domain the workflow records.
+//! `decisionctl evaluate --through-engine` checks the claim on the real stack.
+
+use crate::EvalError;
+use chrono::{DateTime, SecondsFormat, Utc};
+use torghut_activities::context::Providers;
+use torghut_activities::risk::size_request;
+use torghut_activities::routing::{ConfiguredHealth, execution_routing};
+use torghut_activities::skill::SkillError;
+use torghut_policy::analysis::{self, Analysis, PolicyConfig};
+use torghut_policy::intent;
+use torghut_policy::routing::{AdapterHealth, AdapterPolicy};
+use torghut_policy::skills::{self, Domain, missing_output};
+use torghut_proto::model::{self, ValidatedRequest};
+use torghut_proto::v1::{DecisionIntent, DecisionRequest, SkillOutput};
+use torghut_workflows::activity_io::{RoutingInput, SizingInput};
+
+/// The worker's routing configuration, as the evaluated engine would run with it.
+#[derive(Debug, Clone, Copy)]
+pub struct RoutingSetup {
+    pub policy: AdapterPolicy,
+    pub health: AdapterHealth,
+}
+
+impl Default for RoutingSetup {
+    /// The worker's defaults: LEAN for paper only, both adapters healthy.
+    fn default() -> Self {
+        Self {
+            policy: AdapterPolicy::LeanPaperOnly,
+            health: AdapterHealth {
+                alpaca_healthy: true,
+                lean_healthy: true,
+            },
+        }
+    }
+}
+
+/// The four context domains of a request as of its trigger, in the workflow's order.
+pub fn gather(providers: &Providers, req: &ValidatedRequest) -> Vec<SkillOutput> {
+    let as_of = req.trigger.event_ts;
+    Domain::ALL
+        .into_iter()
+        .map(|domain| {
+            providers
+                .run_skill(
+                    domain.as_str(),
+                    req.symbol.as_str(),
+                    as_of,
+                    &req.trigger.features,
+                )
+                .unwrap_or_else(|e| {
+                    // The workflow's reasons: bad input is not retried, anything else is retried
+                    // and then recorded as failed after its retries.
+                    let reason = match e {
+                        SkillError::InvalidInput(_) => "invalid_input",
+                        SkillError::Unavailable(_) => "failed_after_retries",
+                    };
+                    missing_output(
+                        domain.as_str(),
+                        req.symbol.as_str(),
+                        &rfc3339(as_of),
+                        reason,
+                    )
+                })
+        })
+        .collect()
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// The context with one domain taken away, as if its skill had failed: for the ablation runs.
+pub fn without(outputs: &[SkillOutput], domain: Domain) -> Vec<SkillOutput> {
+    outputs
+        .iter()
+        .map(|o| {
+            if o.domain == domain.as_str() {
+                missing_output(&o.domain, &o.symbol, &o.as_of_utc, "ablated")
+            } else {
+                o.clone()
+            }
+        })
+        .collect()
+}
+
+/// The analysis and the intent the engine would produce for `request` over `outputs`.
+pub fn decide(
+    request: &DecisionRequest,
+    outputs: &[SkillOutput],
+    policy: &PolicyConfig,
+    routing: RoutingSetup,
+) -> Result<(Analysis, DecisionIntent), EvalError> {
+    let req = model::validate(request).map_err(|e| EvalError::Request(e.to_string()))?;
+    let analysis = analysis::analyse(outputs, req.risk_policy.kill_switch_enabled, policy);
+    let technicals = outputs
+        .iter()
+        .find(|o| o.domain == skills::TECHNICALS_REGIME);
+    let payload_str = |key: &str| technicals.and_then(|t| t.payload.get(key).cloned());
+    let workflow_id = torghut_workflows::workflow_id(&request.request_id);
+    let (sizing, _) = size_request(
+        &SizingInput {
+            request: request.clone(),
+            analysis: analysis.clone(),
+            reference_price: payload_str("last_price"),
+            realized_vol: payload_str("realized_vol_annual"),
+            workflow_id: workflow_id.clone(),
+            traceparent: None,
+        },
+        None,
+    )
+    .map_err(|e| EvalError::Request(e.to_string()))?;
+    let routed = execution_routing(
+        &RoutingInput {
+            request: request.clone(),
+            action: sizing.action.as_str().to_owned(),
+            qty: sizing.qty.clone(),
+            reference_price: payload_str("last_price"),
+            bid: payload_str("bid"),
+            ask: payload_str("ask"),
+            spread_bps: payload_str("spread_bps"),
+            realized_vol: payload_str("realized_vol_annual"),
+            traceparent: None,
+        },
+        routing.policy,
+        &ConfiguredHealth(routing.health),
+    )
+    .map_err(|e| EvalError::Request(e.to_string()))?;
+    let intent = intent::assemble(&workflow_id, &req, outputs, &analysis, sizing, routed);
+    Ok((analysis, intent))
+}
