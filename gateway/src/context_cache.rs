@@ -71,10 +71,7 @@ impl ContextCache {
 
     /// The source's state as of the last run.
     pub fn ingestion(&self) -> Ingestion {
-        self.ingestion
-            .lock()
-            .map(|i| i.clone())
-            .unwrap_or_default()
+        self.ingestion.lock().map(|i| i.clone()).unwrap_or_default()
     }
 
     /// Runs the workflow and records how it went.

@@ -106,7 +106,12 @@ pub struct Domains {
 
 impl Domains {
     fn all(&self) -> [&Domain; 4] {
-        [&self.technicals, &self.regime, &self.news, &self.fundamentals]
+        [
+            &self.technicals,
+            &self.regime,
+            &self.news,
+            &self.fundamentals,
+        ]
     }
 }
 
@@ -240,7 +245,8 @@ fn technicals(output: &SkillOutput) -> Domain {
     let mut d = domain("technicals", output);
     let value = |k: &str| skills::payload_decimal(output, k);
     if let Some(price) = value("last_price") {
-        d.payload.insert("price".into(), Value::Number(number(price)));
+        d.payload
+            .insert("price".into(), Value::Number(number(price)));
     }
     if let (Some(bid), Some(ask)) = (value("bid"), value("ask")) {
         d.payload
@@ -440,7 +446,10 @@ mod tests {
                 MARKET_CONTEXT,
                 "0.8",
                 30,
-                &[("session_phase", "midday"), ("spy_intraday_return", "0.0012")],
+                &[
+                    ("session_phase", "midday"),
+                    ("spy_intraday_return", "0.0012"),
+                ],
             ),
             ok(NEWS_SENTIMENT, "1", 180, &[("item_count", "3")]),
             ok(FUNDAMENTALS, "0.7", 6000, &[("revenue", "104000000000")]),
@@ -468,7 +477,10 @@ mod tests {
         let v = serde_json::to_value(&b).expect("json");
         assert_eq!(v["contextVersion"], CONTEXT_VERSION);
         assert_eq!(v["asOfUtc"], AS_OF);
-        assert_eq!(v["freshnessSeconds"], 30, "the older of technicals and regime");
+        assert_eq!(
+            v["freshnessSeconds"], 30,
+            "the older of technicals and regime"
+        );
         assert_eq!(v["qualityScore"], 0.8, "the lower of technicals and regime");
         assert_eq!(v["sourceCount"], 2);
         assert_eq!(v["riskFlags"], serde_json::json!([]));
@@ -489,7 +501,10 @@ mod tests {
         assert_eq!(r["payload"]["trend"], "up");
         assert_eq!(r["payload"]["sessionPhase"], "midday");
         assert_eq!(v["domains"]["news"]["domain"], "news");
-        assert_eq!(v["domains"]["fundamentals"]["payload"]["revenue"], 104000000000u64);
+        assert_eq!(
+            v["domains"]["fundamentals"]["payload"]["revenue"],
+            104000000000u64
+        );
         assert_eq!(overall_state(&b), "ok");
     }
 
@@ -500,7 +515,10 @@ mod tests {
         domains[1] = missing_output(NEWS_SENTIMENT, "IBM", AS_OF, "no_recent_news");
         let b = bundle(&engine(domains));
         assert_eq!(b.domains.technicals.state, State::Error);
-        assert_eq!(b.domains.technicals.freshness_seconds, None, "no data, no age");
+        assert_eq!(
+            b.domains.technicals.freshness_seconds, None,
+            "no data, no age"
+        );
         assert_eq!(b.domains.technicals.as_of, None);
         assert_eq!(b.domains.regime.state, State::Error, "built on technicals");
         assert_eq!(b.domains.news.state, State::Missing);

@@ -333,7 +333,11 @@ async fn bad_query_parameters_are_a_400_naming_the_parameter() {
         ("?symbol=IBM&asOf=garbage", "asOf", "invalid_parameter"),
         ("?symbol=IBM&symbol=AIG", "symbol", "duplicate_parameter"),
         ("?symbol=IBM&when=now", "when", "unknown_parameter"),
-        ("?symbol=ZZZZ&as_of=2013-10-08T14:30:00Z", "symbol", "unknown_symbol"),
+        (
+            "?symbol=ZZZZ&as_of=2013-10-08T14:30:00Z",
+            "symbol",
+            "unknown_symbol",
+        ),
     ] {
         let (status, _, body) = get_json(&format!("{CONTEXT}{query}")).await;
         assert_eq!(status, 400, "{query}: {body}");

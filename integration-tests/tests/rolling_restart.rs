@@ -55,7 +55,10 @@ backend gateways
     stack
         .start_process(
             "haproxy",
-            Command::new("/usr/sbin/haproxy").arg("-db").arg("-f").arg(&path),
+            Command::new("/usr/sbin/haproxy")
+                .arg("-db")
+                .arg("-f")
+                .arg(&path),
         )
         .expect("haproxy (scripts/install-deps.sh installs it)");
     let url = format!("http://127.0.0.1:{port}");
@@ -116,7 +119,10 @@ async fn a_gateway_restarted_mid_stream_costs_torghut_one_retry_and_one_final() 
         .await
         .is_ok_and(|r| r.status().is_success())
     {
-        assert!(tokio::time::Instant::now() < deadline, "the run never started");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the run never started"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let stopping = tokio::task::spawn_blocking(move || stack.stop("gateway", Stop::Graceful));

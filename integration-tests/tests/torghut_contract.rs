@@ -75,10 +75,7 @@ async fn torghuts_client_validates_every_embedded_symbol_and_health_and_its_gate
         out.status.success(),
         "the client check failed:\n{stdout}\n{stderr}"
     );
-    assert!(
-        stdout.lines().any(|l| l.ends_with(" 0 failed")),
-        "{stdout}"
-    );
+    assert!(stdout.lines().any(|l| l.ends_with(" 0 failed")), "{stdout}");
 }
 
 #[tokio::test]
@@ -130,7 +127,11 @@ async fn bad_values_repeats_and_unknown_symbols_are_json_400s_never_a_silent_now
             "duplicate_parameter",
         ),
         ("?symbol=IBM&symbol=IBM", "symbol", "duplicate_parameter"),
-        ("?symbol=IBM&asof=2013-10-08T14:30:00Z", "asof", "unknown_parameter"),
+        (
+            "?symbol=IBM&asof=2013-10-08T14:30:00Z",
+            "asof",
+            "unknown_parameter",
+        ),
         ("?symbol=ZZZZ", "symbol", "unknown_symbol"),
         ("?asOf=2013-10-08T14:30:00Z", "symbol", "missing_parameter"),
     ] {

@@ -162,3 +162,20 @@ fn analyse(
         .sources(1)
         .finish(freshness, quality)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn liquidity_halves_at_ten_basis_points_of_spread() {
+        assert_eq!(liquidity_score(Decimal::ZERO), Decimal::ONE);
+        assert_eq!(liquidity_score(Decimal::new(10, 4)), Decimal::new(5, 1));
+        assert!(liquidity_score(Decimal::new(100, 4)) < Decimal::new(1, 1));
+        assert_eq!(
+            liquidity_score(Decimal::new(-1, 4)),
+            Decimal::ONE,
+            "a crossed quote is no spread"
+        );
+    }
+}

@@ -121,11 +121,7 @@ fn parse_as_of(raw: &str) -> Option<DateTime<Utc>> {
 
 fn required_symbol(q: &ContextQuery) -> Result<Symbol, ApiError> {
     q.symbol.clone().ok_or_else(|| {
-        ApiError::bad_query(
-            "missing_parameter",
-            "symbol",
-            "required, e.g. ?symbol=IBM",
-        )
+        ApiError::bad_query("missing_parameter", "symbol", "required, e.g. ?symbol=IBM")
     })
 }
 
@@ -340,7 +336,11 @@ mod tests {
                 "duplicate_parameter",
                 "as_of",
             ),
-            ("symbol=IBM&as-of=2013-10-08T14:30:00Z", "unknown_parameter", "as-of"),
+            (
+                "symbol=IBM&as-of=2013-10-08T14:30:00Z",
+                "unknown_parameter",
+                "as-of",
+            ),
         ] {
             assert_eq!(rejected(raw), (code, field.to_owned()), "{raw}");
         }
