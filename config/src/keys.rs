@@ -162,6 +162,8 @@ pub static KEYS: &[Key] = &[
     key("gateway.min_context_quality", "TORGHUT_MIN_CONTEXT_QUALITY", Decimal, Value("0.5"), GATEWAY, "quality gate of the decision policy"),
     key("gateway.market_context_probe_symbol", "TORGHUT_MARKET_CONTEXT_PROBE_SYMBOL", Text, Value("SPY"), GATEWAY, "symbol of the market-context health probe"),
     key("gateway.market_context_cache_seconds", "TORGHUT_MARKET_CONTEXT_CACHE_SECONDS", Integer, Value("60"), GATEWAY, "reuse of a merged market context"),
+    key("gateway.market_context_public", "TORGHUT_MARKET_CONTEXT_PUBLIC", Bool, Value("false"), GATEWAY, "market-context routes without a token"),
+    key("gateway.shutdown_delay_seconds", "TORGHUT_GATEWAY_SHUTDOWN_DELAY_SECONDS", Integer, Value("0"), GATEWAY, "readiness fails this long before draining"),
     secret("gateway.api_tokens", "TORGHUT_API_TOKENS", GATEWAY, "bearer tokens"),
     key("gateway.api_tokens_file", "TORGHUT_API_TOKENS_FILE", Text, Unset, GATEWAY, "file of bearer tokens"),
     key("gateway.rate_limit_per_minute", "TORGHUT_RATE_LIMIT_PER_MINUTE", Integer, Value("600"), GATEWAY, "requests a minute per token"),

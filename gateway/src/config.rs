@@ -28,6 +28,11 @@ pub struct GatewayConfig {
     pub market_context_cache: Duration,
     /// Bearer tokens and their rate limit; `None`: authentication off.
     pub auth: Option<std::sync::Arc<crate::auth::Auth>>,
+    /// The market-context routes answer without a token (`open_reads`); off by default.
+    pub market_context_public: bool,
+    /// After the stop signal: how long `/readyz` fails while requests are still served, so a
+    /// probing load balancer takes the gateway out before it stops accepting.
+    pub shutdown_delay: Duration,
 }
 
 /// Where settings are read from: the process environment, or a map in tests.
@@ -68,6 +73,15 @@ fn auth(var: Lookup) -> Result<Option<std::sync::Arc<crate::auth::Auth>>> {
         (None, None) => return Ok(None),
     };
     Ok(crate::auth::Auth::parse(var, &spec, per_minute)?)
+}
+
+fn flag(var: Lookup, name: &str, default: bool) -> Result<bool> {
+    match var(name).as_deref() {
+        None => Ok(default),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(other) => bail!("{name}: expected true or false, got {other:?}"),
+    }
 }
 
 fn probe_symbol(var: Lookup) -> Result<String> {
@@ -125,6 +139,14 @@ impl GatewayConfig {
             policy,
             market_context_probe_symbol: probe_symbol(var)?,
             auth: auth(var)?,
+            market_context_public: flag(var, "TORGHUT_MARKET_CONTEXT_PUBLIC", false)?,
+            shutdown_delay: Duration::from_secs(u64::from(bounded(
+                var,
+                "TORGHUT_GATEWAY_SHUTDOWN_DELAY_SECONDS",
+                0,
+                0,
+                120,
+            )?)),
             market_context_cache: Duration::from_secs(u64::from(bounded(
                 var,
                 "TORGHUT_MARKET_CONTEXT_CACHE_SECONDS",
@@ -181,6 +203,14 @@ mod tests {
                 c.llm.timeout_seconds.to_string(),
             ),
             ("TORGHUT_LLM_MAX_ATTEMPTS", c.llm.max_attempts.to_string()),
+            (
+                "TORGHUT_MARKET_CONTEXT_PUBLIC",
+                c.market_context_public.to_string(),
+            ),
+            (
+                "TORGHUT_GATEWAY_SHUTDOWN_DELAY_SECONDS",
+                c.shutdown_delay.as_secs().to_string(),
+            ),
         ];
         for key in read_by(Binary::Gateway) {
             let DefaultValue::Value(default) = key.default else {
@@ -215,6 +245,8 @@ mod tests {
             ("TORGHUT_MIN_CONTEXT_QUALITY", "2"),
             ("TORGHUT_RATE_LIMIT_PER_MINUTE", "-1"),
             ("TEMPORAL_TLS", "maybe"),
+            ("TORGHUT_MARKET_CONTEXT_PUBLIC", "yes"),
+            ("TORGHUT_GATEWAY_SHUTDOWN_DELAY_SECONDS", "121"),
         ] {
             let e = config(&[(var, value)]).err().map(|e| format!("{e:#}"));
             assert!(

@@ -4,6 +4,7 @@
 
 use crate::error::ApiError;
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -26,6 +27,22 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 type Key = (String, Option<DateTime<Utc>>);
 type Entries = HashMap<Key, (Instant, Arc<MarketContextBundle>)>;
 
+/// How the context's source (`market-context-workflow` on the worker) has been doing, for the
+/// health answers: what Torghut's client calls the ingestion state.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ingestion {
+    pub source: &'static str,
+    /// The gateway always has its source; `false` is never reported, the field is Torghut's.
+    pub configured: bool,
+    pub last_success_at: Option<String>,
+    pub last_error_at: Option<String>,
+    pub last_error: Option<String>,
+    pub consecutive_failures: u32,
+    /// Time the last run took, success or failure.
+    pub latency_ms: Option<u64>,
+}
+
 #[derive(Clone)]
 pub struct ContextCache {
     client: Client,
@@ -33,6 +50,7 @@ pub struct ContextCache {
     policy: PolicyConfig,
     ttl: Duration,
     entries: Arc<Mutex<Entries>>,
+    ingestion: Arc<Mutex<Ingestion>>,
 }
 
 impl ContextCache {
@@ -43,11 +61,47 @@ impl ContextCache {
             policy,
             ttl,
             entries: Arc::new(Mutex::new(HashMap::new())),
+            ingestion: Arc::new(Mutex::new(Ingestion {
+                source: torghut_workflows::market_context::WORKFLOW_TYPE,
+                configured: true,
+                ..Ingestion::default()
+            })),
         }
     }
 
-    /// Runs `market-context-workflow` (joining a running one for the same symbol and as-of).
+    /// The source's state as of the last run.
+    pub fn ingestion(&self) -> Ingestion {
+        self.ingestion.lock().map(|i| i.clone()).unwrap_or_default()
+    }
+
+    /// Runs the workflow and records how it went.
     pub async fn fetch(
+        &self,
+        symbol: &str,
+        as_of: DateTime<Utc>,
+    ) -> Result<MarketContextBundle, ApiError> {
+        let started = Instant::now();
+        let result = self.run(symbol, as_of).await;
+        let now = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
+        if let Ok(mut i) = self.ingestion.lock() {
+            i.latency_ms = Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
+            match &result {
+                Ok(_) => {
+                    i.last_success_at = Some(now);
+                    i.consecutive_failures = 0;
+                }
+                Err(e) => {
+                    i.last_error_at = Some(now);
+                    i.last_error = Some(e.to_string());
+                    i.consecutive_failures = i.consecutive_failures.saturating_add(1);
+                }
+            }
+        }
+        result
+    }
+
+    /// Runs `market-context-workflow` (joining a running one for the same symbol and as-of).
+    async fn run(
         &self,
         symbol: &str,
         as_of: DateTime<Utc>,

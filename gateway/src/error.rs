@@ -15,6 +15,14 @@ pub enum ApiError {
     /// JSON, but a field is missing, of the wrong type or out of range.
     #[error("{0}")]
     InvalidField(FieldError),
+    /// A query parameter that is malformed, repeated, unknown, or names what we have no data
+    /// for: always a 400 naming the parameter, never a silent default.
+    #[error("query parameter {field}: {reason}")]
+    BadQuery {
+        code: &'static str,
+        field: String,
+        reason: String,
+    },
     #[error("request body exceeds {limit} bytes")]
     BodyTooLarge { limit: usize },
     /// The `request_id` is already used by a materially different request.
@@ -42,6 +50,15 @@ impl ApiError {
         })
     }
 
+    /// A 400 naming the query parameter, with a code a client can branch on.
+    pub fn bad_query(code: &'static str, field: &str, reason: impl Into<String>) -> Self {
+        ApiError::BadQuery {
+            code,
+            field: field.to_owned(),
+            reason: reason.into(),
+        }
+    }
+
     pub fn invalid(e: FieldError) -> Self {
         if e.path == "$" && e.reason.starts_with("malformed JSON") {
             ApiError::MalformedJson(e)
@@ -64,6 +81,9 @@ impl ApiError {
                 "invalid_field",
                 Some(&e.path),
             ),
+            ApiError::BadQuery { code, field, .. } => {
+                (StatusCode::BAD_REQUEST, code, Some(field.as_str()))
+            }
             ApiError::BodyTooLarge { .. } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", Some("$"))
             }
@@ -92,6 +112,9 @@ impl IntoResponse for ApiError {
         }
         if let ApiError::InvalidField(e) | ApiError::MalformedJson(e) = &self {
             body["error"]["reason"] = json!(e.reason);
+        }
+        if let ApiError::BadQuery { reason, .. } = &self {
+            body["error"]["reason"] = json!(reason);
         }
         if let ApiError::Conflict { run_id, .. } = &self {
             body["error"]["run_id"] = json!(run_id);

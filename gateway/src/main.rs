@@ -7,10 +7,12 @@ mod error;
 mod exposure;
 mod hub;
 mod metrics;
+mod open_reads;
 mod request_trace;
 mod routes;
 mod runs;
 mod sse;
+mod torghut_context;
 
 use anyhow::{Context, Result, anyhow};
 use clap::Parser;
@@ -49,6 +51,9 @@ pub struct AppState {
     pub exposure: Arc<exposure::ExposureSampler>,
     /// True once the gateway is shutting down; open SSE streams end with a reconnect hint.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// True from the stop signal on: `/readyz` fails, while requests are still served for
+    /// `TORGHUT_GATEWAY_SHUTDOWN_DELAY_SECONDS` before `shutdown`.
+    pub draining: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Configuration first, while the process has one thread (see `export_to_env`); then the
@@ -108,9 +113,12 @@ async fn serve(
         config.market_context_cache,
     );
     let (shutting_down, shutdown) = tokio::sync::watch::channel(false);
+    let (start_draining, draining) = tokio::sync::watch::channel(false);
+    let shutdown_delay = config.shutdown_delay;
     let metrics = Arc::new(metrics::GatewayMetrics::new().context("registering the metrics")?);
     let state = AppState {
         shutdown,
+        draining,
         context,
         runs: runs::Runs::new(
             client.clone(),
@@ -130,12 +138,20 @@ async fn serve(
             "authentication is OFF: set TORGHUT_API_TOKENS_FILE for anything but local use"
         );
     }
-    let auth = state.config.auth.clone();
+    if state.config.market_context_public {
+        tracing::warn!(
+            "TORGHUT_MARKET_CONTEXT_PUBLIC: the market-context routes answer without a token"
+        );
+    }
+    let auth = (
+        state.config.auth.clone(),
+        state.config.market_context_public,
+    );
     // Counting outside authentication, so refused requests (401, 429) are counted too.
     let app = routes::router(state)
         .layer(axum::middleware::from_fn_with_state(
             auth,
-            auth::require_token,
+            open_reads::authenticate,
         ))
         .layer(axum::middleware::from_fn_with_state(
             metrics,
@@ -144,6 +160,16 @@ async fn serve(
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             torghut_connect::stop_signal().await;
+            // Readiness fails first, while everything is still served, so a probing load
+            // balancer stops sending new requests before this gateway stops accepting them.
+            start_draining.send_replace(true);
+            if !shutdown_delay.is_zero() {
+                tracing::info!(
+                    delay_seconds = shutdown_delay.as_secs(),
+                    "stop signal: /readyz fails now; still serving until the delay ends"
+                );
+                tokio::time::sleep(shutdown_delay).await;
+            }
             tracing::info!(
                 "shutting down: ending streams with a reconnect hint, draining requests"
             );

@@ -89,7 +89,8 @@ pub fn stack_with(
     })
 }
 
-fn free_port() -> Result<u16> {
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
@@ -239,13 +240,20 @@ impl Stack {
     /// Starts the gateway (again, after [`Stack::stop`]) on the same address and waits until
     /// it is ready; its log is `gateway.log`, appended.
     pub fn start_gateway(&self) -> Result<()> {
+        self.start_gateway_named("gateway", &self.gateway_addr)
+    }
+
+    /// Starts another gateway of this stack (same Temporal, same settings) as `name` on `addr`,
+    /// e.g. a second replica behind a proxy, and waits until it is ready; its log is
+    /// `<name>.log`. [`Stack::stop`] and [`Stack::pid`] take the same name.
+    pub fn start_gateway_named(&self, name: &'static str, addr: &str) -> Result<()> {
         let bins = bin_dir()?;
         let mut cmd = Command::new(bins.join("torghut-gateway"));
         cmd.env(
             "TEMPORAL_ADDRESS",
             format!("http://{}", self.temporal_address),
         )
-        .env("TORGHUT_GATEWAY_LISTEN", &self.gateway_addr)
+        .env("TORGHUT_GATEWAY_LISTEN", addr)
         .env("TORGHUT_SSE_HEARTBEAT_SECONDS", "5")
         .env("TORGHUT_LLM_TIMEOUT_SECONDS", "2")
         .env("TORGHUT_LLM_MAX_ATTEMPTS", "2")
@@ -255,10 +263,16 @@ impl Stack {
                 .map(|(k, v)| (k.as_str(), v.as_str())),
         );
         self.set_log(&mut cmd, "debug,h2=info,hyper=info,tonic=info,tower=info");
-        self.spawn("gateway", &mut cmd)?;
-        wait_until("gateway /readyz", Duration::from_secs(60), || {
-            http_ok(&self.gateway_addr, "/readyz")
+        self.spawn(name, &mut cmd)?;
+        wait_until(&format!("{name} /readyz"), Duration::from_secs(60), || {
+            http_ok(addr, "/readyz")
         })
+    }
+
+    /// Starts a helper process (a proxy, say) under the same watchdog as the stack's own, so it
+    /// ends with the test; its output is `<name>.log`. Returns the watchdog's pid.
+    pub fn start_process(&self, name: &'static str, cmd: &mut Command) -> Result<u32> {
+        self.spawn(name, cmd)
     }
 
     /// `RUST_LOG` of the worker or gateway: `debug_filter` for tests, unset for a benchmark (also

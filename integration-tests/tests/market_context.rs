@@ -19,7 +19,9 @@ use torghut_integration_tests::edgar_fake::{self, FakeEdgar};
 use torghut_integration_tests::{Stack, sample_request, sse, stack_in};
 use url::Url;
 
-const CONTEXT: &str = "/api/torghut/market-context";
+/// The engine's own shape; Torghut's contract at `/api/torghut/market-context` is
+/// `torghut_contract.rs`'s.
+const CONTEXT: &str = "/api/torghut/market-context/engine";
 const AS_OF: &str = "2013-10-08T14:30:00Z";
 
 fn as_of() -> DateTime<Utc> {
@@ -323,15 +325,24 @@ async fn a_provider_outage_is_an_explicit_missing_domain_not_an_error() {
 }
 
 #[tokio::test]
-async fn bad_query_parameters_name_the_parameter() {
-    for (query, field) in [
-        ("", "symbol"),
-        ("?symbol=ibm", "symbol"),
-        ("?symbol=IBM&as_of=yesterday", "as_of"),
+async fn bad_query_parameters_are_a_400_naming_the_parameter() {
+    for (query, field, code) in [
+        ("", "symbol", "missing_parameter"),
+        ("?symbol=ibm", "symbol", "invalid_parameter"),
+        ("?symbol=IBM&as_of=yesterday", "as_of", "invalid_parameter"),
+        ("?symbol=IBM&asOf=garbage", "asOf", "invalid_parameter"),
+        ("?symbol=IBM&symbol=AIG", "symbol", "duplicate_parameter"),
+        ("?symbol=IBM&when=now", "when", "unknown_parameter"),
+        (
+            "?symbol=ZZZZ&as_of=2013-10-08T14:30:00Z",
+            "symbol",
+            "unknown_symbol",
+        ),
     ] {
         let (status, _, body) = get_json(&format!("{CONTEXT}{query}")).await;
-        assert_eq!(status, 422, "{query}: {body}");
+        assert_eq!(status, 400, "{query}: {body}");
         assert_eq!(body["error"]["field"], field, "{query}: {body}");
+        assert_eq!(body["error"]["code"], code, "{query}: {body}");
         assert!(
             body["error"]["reason"]
                 .as_str()
@@ -438,6 +449,8 @@ async fn the_openapi_document_covers_every_route() {
         "/api/torghut/decision-engine/triggers",
         "/api/torghut/market-context",
         "/api/torghut/market-context/health",
+        "/api/torghut/market-context/engine",
+        "/api/torghut/market-context/engine/health",
         "/healthz",
         "/readyz",
         "/metrics",

@@ -38,6 +38,13 @@ pub fn technicals_regime(
     Ok(analyse(out, &series, last, as_of, trigger_features))
 }
 
+/// Liquidity from the quoted spread, in `(0, 1]`: 1 at no spread, 0.5 at 10 bps, falling
+/// towards 0 as the spread widens. The bars carry no quote sizes, so depth cannot enter it.
+fn liquidity_score(relative_spread: Decimal) -> Decimal {
+    let bps = (relative_spread * Decimal::new(10_000, 0)).max(Decimal::ZERO);
+    Decimal::ONE / (Decimal::ONE + bps / Decimal::TEN)
+}
+
 fn analyse(
     mut out: OutputBuilder,
     series: &[MinuteBar],
@@ -56,6 +63,7 @@ fn analyse(
     };
     out = out
         .value("last_price", last.close)
+        .value("volume", Decimal::from(last.volume))
         .value("bars_used", Decimal::from(closes.len() as u64));
 
     let mut signal = Decimal::ZERO;
@@ -85,6 +93,14 @@ fn analyse(
     if let Some(sma) = sma30 {
         out = out.value("sma30", sma);
     }
+    out = out.label(
+        "trend",
+        match trend {
+            t if t > Decimal::ZERO => "up",
+            t if t < Decimal::ZERO => "down",
+            _ => "flat",
+        },
+    );
     signal += Decimal::new(3, 1) * trend;
 
     let vol = indicators::realized_vol(&closes, MINUTES_PER_YEAR);
@@ -97,7 +113,8 @@ fn analyse(
             out = out
                 .value("bid", bid)
                 .value("ask", ask)
-                .value("spread_bps", (ask - bid) / mid * Decimal::new(10_000, 0));
+                .value("spread_bps", (ask - bid) / mid * Decimal::new(10_000, 0))
+                .value("liquidity_score", liquidity_score((ask - bid) / mid));
         }
     } else {
         out = out.flag("no_quote");
@@ -143,4 +160,21 @@ fn analyse(
     out.value("signal", signal.clamp(-Decimal::ONE, Decimal::ONE))
         .sources(1)
         .finish(freshness, quality)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn liquidity_halves_at_ten_basis_points_of_spread() {
+        assert_eq!(liquidity_score(Decimal::ZERO), Decimal::ONE);
+        assert_eq!(liquidity_score(Decimal::new(10, 4)), Decimal::new(5, 1));
+        assert!(liquidity_score(Decimal::new(100, 4)) < Decimal::new(1, 1));
+        assert_eq!(
+            liquidity_score(Decimal::new(-1, 4)),
+            Decimal::ONE,
+            "a crossed quote is no spread"
+        );
+    }
 }

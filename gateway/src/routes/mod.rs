@@ -38,13 +38,23 @@ pub fn router(state: AppState) -> Router {
             "/api/torghut/decision-engine/runs/{id}/cancel",
             post(runs::cancel_run),
         )
+        // Torghut's contract, and the engine's own richer shape (routes/market_context.rs); the
+        // paths are `open_reads::MARKET_CONTEXT_PATHS`.
         .route(
             "/api/torghut/market-context",
-            get(market_context::market_context).layer(from_fn(traced)),
+            get(market_context::torghut_market_context).layer(from_fn(traced)),
         )
         .route(
             "/api/torghut/market-context/health",
-            get(market_context::market_context_health),
+            get(market_context::torghut_market_context_health),
+        )
+        .route(
+            "/api/torghut/market-context/engine",
+            get(market_context::engine_market_context).layer(from_fn(traced)),
+        )
+        .route(
+            "/api/torghut/market-context/engine/health",
+            get(market_context::engine_market_context_health),
         )
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/healthz", get(health::healthz))
