@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::{Map, Number, Value};
 use std::str::FromStr;
 use torghut_proto::v1::{MarketContextBundle, SkillOutput};
-use torghut_workflows::skills::{
+use torghut_policy::skills::{
     self, FUNDAMENTALS, MARKET_CONTEXT, NEWS_SENTIMENT, STATUS_MISSING, STATUS_OK, STATUS_STALE,
     TECHNICALS_REGIME,
 };
@@ -409,7 +409,7 @@ pub struct DomainsHealth {
 mod tests {
     use super::*;
     use torghut_proto::v1::Citation as EngineCitation;
-    use torghut_workflows::skills::{BUNDLE_VERSION, missing_output};
+    use torghut_policy::skills::{BUNDLE_VERSION, missing_output};
 
     const AS_OF: &str = "2013-10-08T14:30:00Z";
 
