@@ -1,5 +1,6 @@
 //! `decisionctl`: the operator's command line for the decision engine.
 
+mod evaluate;
 mod intraday;
 mod sample;
 
@@ -170,6 +171,37 @@ enum Command {
     /// The intraday loop: its schedule, its kill switch, and day replays.
     #[command(subcommand, name = "loop")]
     Loop(LoopCommand),
+    /// Score the policy's decisions by what happened next, net of costs, against baselines:
+    /// the triggers of a date range decided offline with the engine's own code, a report with
+    /// error bars, calibration and ablation, charts and every scored decision. With --train and
+    /// --test, the calibration is fitted on the first range and reported on the second.
+    Evaluate {
+        /// Evaluation config (JSON): watchlist, request template, horizons, costs, fit settings.
+        config: PathBuf,
+        /// First session day of the reported range (YYYY-MM-DD).
+        #[arg(long)]
+        from: Option<String>,
+        /// Last session day of the reported range.
+        #[arg(long)]
+        to: Option<String>,
+        /// Training range FROM..TO: the calibration is fitted here only.
+        #[arg(long)]
+        train: Option<String>,
+        /// Reported range FROM..TO, after the training range and not overlapping it.
+        #[arg(long)]
+        test: Option<String>,
+        /// Directory for report.md, the charts and decisions.jsonl.
+        #[arg(short, long, default_value_os_t = evaluate::default_out())]
+        out: PathBuf,
+        /// Write the calibration fitted on --train to this file (the shipped one is
+        /// policy/calibration/default.json).
+        #[arg(long)]
+        write_calibration: Option<PathBuf>,
+        /// Also send N of the range's triggers through the running gateway and check that its
+        /// intents are identical to the offline ones.
+        #[arg(long, value_name = "N")]
+        through_engine: Option<usize>,
+    },
     /// Record sample decisions over the embedded dataset (JSONL for `replay`).
     Sample {
         #[arg(short, long)]
@@ -436,6 +468,37 @@ async fn main() -> Result<()> {
                     }
                 }
             }
+        }
+        Command::Evaluate {
+            config,
+            from,
+            to,
+            train,
+            test,
+            out,
+            write_calibration,
+            through_engine,
+        } => {
+            let command = std::iter::once("decisionctl".to_owned())
+                .chain(std::env::args().skip(1))
+                .collect::<Vec<_>>()
+                .join(" ");
+            evaluate::evaluate(
+                evaluate::Args {
+                    config,
+                    from: from.as_deref(),
+                    to: to.as_deref(),
+                    train: train.as_deref(),
+                    test: test.as_deref(),
+                    out,
+                    write_calibration: write_calibration.as_deref(),
+                    through_engine: *through_engine,
+                    command,
+                },
+                &http,
+                &api,
+            )
+            .await?;
         }
         Command::Sample { out } => {
             let records = sample::record()?;

@@ -1,7 +1,11 @@
 //! Offline evaluation of the decision policy. See `docs/evaluation.md`.
 
+pub mod charts;
+pub mod config;
 pub mod decide;
 pub mod market;
+pub mod report;
+pub mod run;
 pub mod score;
 pub mod stats;
 

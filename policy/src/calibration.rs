@@ -36,6 +36,9 @@ pub struct Calibration {
     pub base_expectancy_bps: Decimal,
     /// Ascending by `min_abs_score`; empty when the fit had too little history.
     pub buckets: Vec<Bucket>,
+    /// How the number of buckets was chosen, for the reader.
+    #[serde(default)]
+    pub selection: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,6 +128,7 @@ impl Calibration {
             base_rate: Decimal::ZERO,
             base_expectancy_bps: Decimal::ZERO,
             buckets: Vec::new(),
+            selection: String::new(),
         })
     }
 
@@ -199,6 +203,7 @@ impl Calibration {
             base_rate: base_rate.round_dp(4),
             base_expectancy_bps: base_expectancy.round_dp(2),
             buckets: Vec::new(),
+            selection: String::new(),
         };
         if n < params.min_trades || sorted.is_empty() {
             return cal;
