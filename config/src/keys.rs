@@ -160,6 +160,7 @@ pub static KEYS: &[Key] = &[
     key("gateway.listen", "TORGHUT_GATEWAY_LISTEN", Text, Value("127.0.0.1:8080"), GATEWAY, "listen address"),
     key("gateway.sse_heartbeat_seconds", "TORGHUT_SSE_HEARTBEAT_SECONDS", Integer, Value("10"), GATEWAY, "SSE heartbeat interval"),
     key("gateway.min_context_quality", "TORGHUT_MIN_CONTEXT_QUALITY", Decimal, Value("0.5"), GATEWAY, "quality gate of the decision policy"),
+    key("gateway.calibration_file", "TORGHUT_CALIBRATION_FILE", Text, BuiltIn("policy/calibration/default.json, compiled in"), GATEWAY, "calibration artifact of the decision policy"),
     key("gateway.market_context_probe_symbol", "TORGHUT_MARKET_CONTEXT_PROBE_SYMBOL", Text, Value("SPY"), GATEWAY, "symbol of the market-context health probe"),
     key("gateway.market_context_cache_seconds", "TORGHUT_MARKET_CONTEXT_CACHE_SECONDS", Integer, Value("60"), GATEWAY, "reuse of a merged market context"),
     key("gateway.market_context_public", "TORGHUT_MARKET_CONTEXT_PUBLIC", Bool, Value("false"), GATEWAY, "market-context routes without a token"),

@@ -22,7 +22,21 @@ pub struct Args<'a> {
     pub out: &'a Path,
     pub write_calibration: Option<&'a Path>,
     pub through_engine: Option<usize>,
+    /// The artifact to judge by instead of the shipped one (as the gateway's
+    /// `TORGHUT_CALIBRATION_FILE`).
+    pub calibration: Option<&'a Path>,
     pub command: String,
+}
+
+fn calibration(path: Option<&Path>) -> Result<Calibration> {
+    match path {
+        None => Ok(Calibration::embedded()),
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a calibration artifact", p.display()))
+        }
+    }
 }
 
 /// A bar on stderr while the skills run, when stderr is a terminal.
@@ -63,6 +77,7 @@ pub async fn evaluate(args: Args<'_>, http: &reqwest::Client, api: &str) -> Resu
     let cfg = EvalConfig::parse(&text).map_err(|e| anyhow!("{}: {e}", args.config.display()))?;
     let providers = Providers::from_env().context("setting up the data providers")?;
     let routing = RoutingSetup::default();
+    let given = calibration(args.calibration)?;
 
     let (evaluation, fitted) = match (args.train, args.test) {
         (Some(train), Some(test)) => {
@@ -99,7 +114,7 @@ pub async fn evaluate(args: Args<'_>, http: &reqwest::Client, api: &str) -> Resu
                 &ds,
                 range,
                 None,
-                Some(Calibration::embedded()),
+                Some(given.clone()),
                 routing,
             )?;
             (e, None)
@@ -126,7 +141,7 @@ pub async fn evaluate(args: Args<'_>, http: &reqwest::Client, api: &str) -> Resu
             _ => bail!("--through-engine needs a range"),
         };
         let ds = collect(&providers, &cfg, range, "through-engine sample")?;
-        through_engine(&cfg, &ds, n, routing, http, api).await?;
+        through_engine(&cfg, &ds, n, given, routing, http, api).await?;
     }
     Ok(())
 }
@@ -144,17 +159,19 @@ fn comparable(i: &DecisionIntent) -> serde_json::Value {
 }
 
 /// Sends `n` of the range's triggers (spread over it) through the running gateway and checks
-/// that every intent equals the offline one. The gateway and worker must run with the shipped
-/// calibration and the configuration's thresholds.
+/// that every intent equals the offline one. The gateway must run with the same calibration
+/// (`--calibration` and `TORGHUT_CALIBRATION_FILE` name the same file, or neither is set) and
+/// the configuration's thresholds.
 async fn through_engine(
     cfg: &EvalConfig,
     ds: &Dataset,
     n: usize,
+    calibration: Calibration,
     routing: RoutingSetup,
     http: &reqwest::Client,
     api: &str,
 ) -> Result<()> {
-    let policy = run::policy_from(cfg, Some(Calibration::embedded()));
+    let policy = run::policy_from(cfg, Some(calibration));
     let step = (ds.cases.len() / n.max(1)).max(1);
     let mut checked = 0;
     let mut mismatches = Vec::new();

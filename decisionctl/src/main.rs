@@ -201,6 +201,10 @@ enum Command {
         /// intents are identical to the offline ones.
         #[arg(long, value_name = "N")]
         through_engine: Option<usize>,
+        /// Judge by this calibration artifact instead of the shipped one (with --from/--to and
+        /// --through-engine; as the gateway's TORGHUT_CALIBRATION_FILE).
+        #[arg(long)]
+        calibration: Option<PathBuf>,
     },
     /// Record sample decisions over the embedded dataset (JSONL for `replay`).
     Sample {
@@ -478,6 +482,7 @@ async fn main() -> Result<()> {
             out,
             write_calibration,
             through_engine,
+            calibration,
         } => {
             let command = std::iter::once("decisionctl".to_owned())
                 .chain(std::env::args().skip(1))
@@ -493,6 +498,7 @@ async fn main() -> Result<()> {
                     out,
                     write_calibration: write_calibration.as_deref(),
                     through_engine: *through_engine,
+                    calibration: calibration.as_deref(),
                     command,
                 },
                 &http,

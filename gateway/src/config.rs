@@ -125,6 +125,15 @@ impl GatewayConfig {
                 })?;
             policy.min_context_quality = q;
         }
+        if let Some(path) = var("TORGHUT_CALIBRATION_FILE") {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("TORGHUT_CALIBRATION_FILE: reading {path:?}"))?;
+            let calibration: torghut_policy::calibration::Calibration =
+                serde_json::from_str(&text).with_context(|| {
+                    format!("TORGHUT_CALIBRATION_FILE: {path:?} is not a calibration artifact")
+                })?;
+            policy.calibration = Some(calibration);
+        }
         let llm = LlmCallPolicy {
             timeout_seconds: bounded(var, "TORGHUT_LLM_TIMEOUT_SECONDS", 60, 1, 600)?,
             max_attempts: bounded(var, "TORGHUT_LLM_MAX_ATTEMPTS", 3, 1, 10)?,
@@ -173,6 +182,30 @@ mod tests {
     }
 
     /// What docs/configuration.md and `--check-config` call the default is what the reader uses.
+    #[test]
+    fn the_calibration_is_the_shipped_one_unless_a_file_names_another() {
+        let shipped = config(&[]).expect("defaults");
+        assert_eq!(
+            shipped.policy.calibration,
+            Some(torghut_policy::calibration::Calibration::embedded())
+        );
+        let dir = std::env::temp_dir().join(format!("torghut-cal-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let mut other = torghut_policy::calibration::Calibration::embedded();
+        other.version = "cal-test".into();
+        let good = dir.join("good.json");
+        std::fs::write(&good, serde_json::to_string(&other).expect("json")).expect("write");
+        let c = config(&[("TORGHUT_CALIBRATION_FILE", good.to_str().expect("path"))])
+            .expect("a calibration file");
+        assert_eq!(c.policy.calibration.map(|c| c.version), Some("cal-test".into()));
+        let bad = dir.join("bad.json");
+        std::fs::write(&bad, "{\"version\": 1}").expect("write");
+        let err = config(&[("TORGHUT_CALIBRATION_FILE", bad.to_str().expect("path"))])
+            .expect_err("not a calibration");
+        assert!(format!("{err:#}").contains("TORGHUT_CALIBRATION_FILE"), "{err:#}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn defaults_are_the_key_tables() {
         let c = config(&[]).expect("defaults");

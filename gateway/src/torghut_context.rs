@@ -14,11 +14,11 @@ use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
 use serde_json::{Map, Number, Value};
 use std::str::FromStr;
-use torghut_proto::v1::{MarketContextBundle, SkillOutput};
 use torghut_policy::skills::{
     self, FUNDAMENTALS, MARKET_CONTEXT, NEWS_SENTIMENT, STATUS_MISSING, STATUS_OK, STATUS_STALE,
     TECHNICALS_REGIME,
 };
+use torghut_proto::v1::{MarketContextBundle, SkillOutput};
 
 pub const CONTEXT_VERSION: &str = "torghut.market-context.v1";
 
@@ -408,8 +408,8 @@ pub struct DomainsHealth {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use torghut_proto::v1::Citation as EngineCitation;
     use torghut_policy::skills::{BUNDLE_VERSION, missing_output};
+    use torghut_proto::v1::Citation as EngineCitation;
 
     const AS_OF: &str = "2013-10-08T14:30:00Z";
 

@@ -65,6 +65,13 @@ pub enum Logging {
 
 static STACK: OnceLock<Stack> = OnceLock::new();
 
+/// The calibration the test stacks' gateways run with unless a test's environment names another
+/// (`("TORGHUT_CALIBRATION_FILE", "")` for the shipped one): a fixture with a positive
+/// expectancy everywhere, so the pipeline's sizing, ledger and routing are exercised. The
+/// shipped artifact finds no edge in the embedded data and holds on everything.
+pub const TRADING_CALIBRATION: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/calibration-trading.json");
+
 /// The shared stack, started on first use.
 pub fn stack() -> &'static Stack {
     stack_in(&STACK, &[])
@@ -257,6 +264,7 @@ impl Stack {
         .env("TORGHUT_SSE_HEARTBEAT_SECONDS", "5")
         .env("TORGHUT_LLM_TIMEOUT_SECONDS", "2")
         .env("TORGHUT_LLM_MAX_ATTEMPTS", "2")
+        .env("TORGHUT_CALIBRATION_FILE", TRADING_CALIBRATION)
         .envs(
             self.worker_env
                 .iter()
