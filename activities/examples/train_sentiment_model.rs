@@ -31,8 +31,11 @@ const OUT: &str = concat!(
 );
 const EPOCHS: usize = 12;
 const LEARNING_RATE: f64 = 0.5;
-/// Weights below this (in every class) are dropped from the shipped file.
-const PRUNE_BELOW: f64 = 0.02;
+/// Pruning thresholds tried: a feature whose centred weights are all below the threshold is
+/// dropped. The largest that costs at most [`PRUNE_TOLERANCE`] of dev macro-F1 is shipped, so
+/// the compiled-in file stays small.
+const PRUNE_THRESHOLDS: [f64; 6] = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5];
+const PRUNE_TOLERANCE: f64 = 0.005;
 
 #[derive(Debug, Clone, Copy)]
 struct Setting {
@@ -144,23 +147,49 @@ fn train(data: &[Example], s: Setting) -> LinearModel {
     LinearModel { bias, weights: w }
 }
 
-/// The shipped form: pruned and rounded, then parsed back, so what is evaluated is what ships.
-fn serialise(model: &LinearModel, header: &str) -> Result<String, Box<dyn Error>> {
-    let sorted: BTreeMap<&String, &[f64; 3]> = model
+/// Scales tried for the lexicon features' weights, and how much dev macro-F1 trusting the lexicon
+/// more may cost.
+const LEXICON_SCALES: [f64; 7] = [1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0];
+const LEXICON_SCALE_TOLERANCE: f64 = 0.01;
+
+fn scale_lexicon(model: &LinearModel, gamma: f64) -> LinearModel {
+    let mut m = model.clone();
+    for name in [LEXICON_POSITIVE, LEXICON_NEGATIVE] {
+        if let Some(w) = m.weights.get_mut(name) {
+            *w = w.map(|x| x * gamma);
+        }
+    }
+    m
+}
+
+/// Softmax ignores a constant added to a feature's three weights, so each is centred on its mean
+/// first: what is left is what the feature says, and what pruning should judge it by.
+fn centred(v: &[f64; 3]) -> [f64; 3] {
+    let m = v.iter().sum::<f64>() / 3.0;
+    v.map(|x| x - m)
+}
+
+/// The shipped form: centred, pruned below `threshold`, rounded to 2 decimals; the caller parses
+/// it back, so what is evaluated is what ships.
+fn serialise(model: &LinearModel, header: &str, threshold: f64) -> String {
+    let sorted: BTreeMap<&String, [f64; 3]> = model
         .weights
         .iter()
-        .filter(|(_, v)| v.iter().any(|x| x.abs() >= PRUNE_BELOW))
+        .map(|(k, v)| (k, centred(v)))
+        .filter(|(k, v)| {
+            v.iter().any(|x| x.abs() >= threshold.max(0.005)) && !k.contains(['\t', '\n'])
+        })
+        .filter(|(k, _)| k.as_str() != "bias")
         .collect();
     let mut out = String::from(header);
-    let row = |name: &str, v: &[f64; 3]| format!("{name}\t{:.3}\t{:.3}\t{:.3}\n", v[0], v[1], v[2]);
+    let row = |name: &str, v: &[f64; 3]| {
+        format!("{name}\t{:.2}\t{:.2}\t{:.2}\n", v[0], v[1], v[2]).replace("-0.00", "0.00")
+    };
     out.push_str(&row("bias", &model.bias));
     for (name, v) in sorted {
-        if name.contains(['\t', '\n']) || name == "bias" {
-            continue;
-        }
-        out.push_str(&row(name, v));
+        out.push_str(&row(name, &v));
     }
-    Ok(out.replace("-0.000", "0.000"))
+    out
 }
 
 fn evaluate(model: &LinearModel, rows: &[&LabelledSentence], lexicon: SentimentScorer) -> Evaluation {
@@ -183,9 +212,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
 
     let mut best: Option<(f64, Setting, LinearModel)> = None;
-    for l2 in [0.0, 1e-4, 1e-3] {
-        for min_count in [1, 2] {
-            for balanced in [false, true] {
+    // Balanced class weights and l2 1e-3 lost on dev in every combination of a wider first
+    // grid (docs/sentiment-accuracy.md); a feature seen in one training text only memorises it.
+    for l2 in [0.0, 1e-4] {
+        for min_count in [2, 3, 5] {
+            for balanced in [false] {
                 for lexicon_on in [false, true] {
                     let s = Setting {
                         l2,
@@ -207,6 +238,32 @@ fn main() -> Result<(), Box<dyn Error>> {
         }
     }
     let (_, s, model) = best.ok_or("no setting trained")?;
+
+    // Tweets are not news prose: trained on tweets alone the model leans on tweet vocabulary, and
+    // on news sentences it never saw it does worse than the lexicon (docs/sentiment-accuracy.md).
+    // So the lexicon features' weights are scaled up as far as the tweets' dev figure allows: the
+    // largest scale whose dev macro-F1 is within LEXICON_SCALE_TOLERANCE of the best scale's. The
+    // team's sentences are not used for this: the lexicon was fitted to their dev split, which
+    // would reward trusting it for that reason alone.
+    let readings: Vec<(f64, Evaluation)> = LEXICON_SCALES
+        .iter()
+        .map(|&gamma| {
+            let e = evaluate(&scale_lexicon(&model, gamma), &dev_rows, SentimentScorer::embedded_lexicon());
+            println!(
+                "dev, lexicon weights x{gamma}: accuracy {:.3}, macro-F1 {:.3}",
+                e.accuracy, e.macro_f1
+            );
+            (gamma, e)
+        })
+        .collect();
+    let top = readings.iter().map(|(_, e)| e.macro_f1).fold(f64::NEG_INFINITY, f64::max);
+    let best_gamma = readings
+        .iter()
+        .filter(|(_, e)| e.macro_f1 >= top - LEXICON_SCALE_TOLERANCE)
+        .map(|(g, _)| *g)
+        .fold(1.0, f64::max);
+    let gamma = if s.lexicon { best_gamma } else { 1.0 };
+    let model = scale_lexicon(&model, gamma);
     let mut header = String::new();
     writeln!(
         header,
@@ -226,7 +283,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     )?;
     writeln!(
         header,
-        "# Setting picked on dev: l2 {}, min_count {}, balanced classes {}, lexicon features {}.",
+        "# Setting picked on dev: l2 {}, min_count {}, balanced classes {}, lexicon features {} (weights x{gamma}).",
         s.l2, s.min_count, s.balanced, s.lexicon
     )?;
     writeln!(
@@ -234,15 +291,34 @@ fn main() -> Result<(), Box<dyn Error>> {
         "# Features: words and word pairs (see sentiment_model::text_features), {LEXICON_POSITIVE} and {LEXICON_NEGATIVE}."
     )?;
     writeln!(header, "# feature\tnegative\tneutral\tpositive")?;
-    let text = serialise(&model, &header)?;
-    let shipped = LinearModel::parse(&text)?;
-    let e = evaluate(&shipped, &dev_rows, SentimentScorer::embedded_lexicon());
+    let mut shipped: Option<(f64, String, Evaluation)> = None;
+    let mut unpruned_f1 = None;
+    for threshold in PRUNE_THRESHOLDS {
+        let text = serialise(&model, &header, threshold);
+        let e = evaluate(&LinearModel::parse(&text)?, &dev_rows, SentimentScorer::embedded_lexicon());
+        println!(
+            "dev, pruned below {threshold}: accuracy {:.3}, macro-F1 {:.3}, {} bytes",
+            e.accuracy,
+            e.macro_f1,
+            text.len()
+        );
+        let base = *unpruned_f1.get_or_insert(e.macro_f1);
+        if e.macro_f1 >= base - PRUNE_TOLERANCE {
+            shipped = Some((threshold, text, e));
+        }
+    }
+    let (threshold, text, e) = shipped.ok_or("no pruning threshold kept the dev figure")?;
+    let text = text.replacen(
+        "# feature\t",
+        &format!("# Pruned: features whose centred weights are all below {threshold}.\n# feature\t"),
+        1,
+    );
     std::fs::write(OUT, &text)?;
     println!(
-        "picked {s:?}; shipped (pruned) model on dev: accuracy {:.3}, macro-F1 {:.3}; {} features, {} bytes -> {OUT}",
+        "picked {s:?}, pruned below {threshold}; shipped model on dev: accuracy {:.3}, macro-F1 {:.3}; {} features, {} bytes -> {OUT}",
         e.accuracy,
         e.macro_f1,
-        shipped.weights.len(),
+        LinearModel::parse(&text)?.weights.len(),
         text.len()
     );
     Ok(())

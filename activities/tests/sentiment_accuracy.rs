@@ -5,8 +5,9 @@
 //! Measured when the floors were set (`cargo run -p torghut-activities --example
 //! sentiment_accuracy --release`; full output in docs/sentiment-accuracy.md):
 //!   Twitter Financial News, test split (2,349 rows, never tuned on), default scorer (model):
-//!     accuracy MODEL_ACC, macro-F1 MODEL_F1
-//!   Team's finance sentences, test split (124), default scorer: accuracy TEAM_ACC, macro-F1 TEAM_F1
+//!     accuracy 0.784 (1841/2349), macro-F1 0.727
+//!   Team's finance sentences, test split (124), default scorer: accuracy 0.694 (86/124),
+//!     macro-F1 0.680 (the model never saw this set; the lexicon it leans on was tuned on its dev)
 //!   Team's finance sentences, test split, finance-aware lexicon (the fallback): 0.806 / 0.801
 //!   Team's finance sentences, test split, VADER only: 0.532 / 0.506
 //! The floors sit just below, so a regression of a few rows shows. Raise them when a scorer
@@ -18,10 +19,10 @@ use torghut_activities::skills::sentiment_eval::{
     load_labelled,
 };
 
-const MODEL_ACCURACY_FLOOR: f64 = 0.0;
-const MODEL_MACRO_F1_FLOOR: f64 = 0.0;
-const MODEL_ON_TEAM_SET_ACCURACY_FLOOR: f64 = 0.0;
-const MODEL_ON_TEAM_SET_MACRO_F1_FLOOR: f64 = 0.0;
+const MODEL_ACCURACY_FLOOR: f64 = 0.77;
+const MODEL_MACRO_F1_FLOOR: f64 = 0.71;
+const MODEL_ON_TEAM_SET_ACCURACY_FLOOR: f64 = 0.67;
+const MODEL_ON_TEAM_SET_MACRO_F1_FLOOR: f64 = 0.66;
 const LEXICON_ACCURACY_FLOOR: f64 = 0.77;
 const LEXICON_MACRO_F1_FLOOR: f64 = 0.76;
 /// The finance layer must beat the bare lexicon by a clear margin, not by one lucky sentence.
@@ -36,7 +37,7 @@ fn test_split(path: std::path::PathBuf, rows: usize, test: usize) -> Vec<Labelle
 }
 
 fn licensed_test() -> Vec<LabelledSentence> {
-    test_split(embedded_licensed_path(), 11_889, 2_349)
+    test_split(embedded_licensed_path(), 11_877, 2_349)
 }
 
 fn team_test() -> Vec<LabelledSentence> {

@@ -759,6 +759,32 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_default_scorer_reads_finance_news_with_the_model() {
+        let s = SentimentScorer::embedded().expect("the embedded model parses");
+        for (text, want) in [
+            ("Acme upgraded to buy from hold at a large broker", Polarity::Positive),
+            ("Acme price target cut at a large broker on weak outlook", Polarity::Negative),
+            ("Acme to present at an industry conference next week", Polarity::Neutral),
+        ] {
+            let r = s.read(text);
+            assert_eq!(r.by, ReadBy::Model, "{text:?}");
+            assert_eq!(r.polarity, want, "{text:?}: {r:?}");
+            assert!((-1.0..=1.0).contains(&r.score), "{r:?}");
+        }
+    }
+
+    #[test]
+    fn a_text_the_model_knows_no_word_of_falls_back_to_the_lexicon() {
+        let s = SentimentScorer::embedded().expect("the embedded model parses");
+        let text = "zxqv wqzr";
+        let r = s.read(text);
+        assert_eq!(r.by, ReadBy::Lexicon);
+        assert_eq!(r.score, scorer().lexicon_score(text));
+        let lexicon_only = scorer().read("Acme upgraded to buy from hold");
+        assert_eq!(lexicon_only.by, ReadBy::Lexicon, "no model loaded");
+    }
+
     fn write_feed(json: &str) -> PathBuf {
         let dir =
             std::env::temp_dir().join(format!("news-test-{}-{}", std::process::id(), json.len()));
