@@ -23,9 +23,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         [i, o] => (i, o, None),
         [i, o, flag, d] if flag == "--filed-through" => (i, o, Some(d.parse::<NaiveDate>()?)),
         _ => {
-            return Err(
-                "usage: edgar_subset IN.json OUT.json [--filed-through YYYY-MM-DD]".into(),
-            );
+            return Err("usage: edgar_subset IN.json OUT.json [--filed-through YYYY-MM-DD]".into());
         }
     };
     let facts: CompanyFacts = serde_json::from_str(&std::fs::read_to_string(input)?)
@@ -77,7 +75,11 @@ fn main() -> Result<(), Box<dyn Error>> {
                 writeln!(out, "        {}{sep}", serde_json::to_string(f)?)?;
                 total += 1;
             }
-            let sep = if ui + 1 < concept.units.len() { "," } else { "" };
+            let sep = if ui + 1 < concept.units.len() {
+                ","
+            } else {
+                ""
+            };
             writeln!(out, "      ]{sep}")?;
         }
         let sep = if ci + 1 < kept.len() { "," } else { "" };

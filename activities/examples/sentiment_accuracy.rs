@@ -33,7 +33,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-fn report(path: &Path, model: &SentimentScorer, errors_of: Option<Split>) -> Result<(), Box<dyn Error>> {
+fn report(
+    path: &Path,
+    model: &SentimentScorer,
+    errors_of: Option<Split>,
+) -> Result<(), Box<dyn Error>> {
     let rows = load_labelled(path)?;
     let split = |s: Split| rows.iter().filter(move |r| r.split == s);
     let dev: Vec<&LabelledSentence> = split(Split::Dev).collect();
@@ -69,7 +73,9 @@ fn report(path: &Path, model: &SentimentScorer, errors_of: Option<Split>) -> Res
             .filter(|r| model.read(&r.sentence).by == ReadBy::Lexicon)
             .count();
         print_summary(
-            &format!("default scorer: model, lexicon fallback ({by_lexicon} rows read by the fallback)"),
+            &format!(
+                "default scorer: model, lexicon fallback ({by_lexicon} rows read by the fallback)"
+            ),
             &m,
         );
         print_detail(&m);

@@ -64,7 +64,8 @@ fn examples(rows: &[&LabelledSentence], lexicon: &SentimentScorer) -> Vec<Exampl
 /// A fixed permutation per epoch (xorshift), so the fit never depends on a random seed.
 fn order(n: usize, epoch: usize) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..n).collect();
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15 ^ (epoch as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    let mut state: u64 =
+        0x9E37_79B9_7F4A_7C15 ^ (epoch as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     for i in (1..n).rev() {
         state ^= state << 13;
         state ^= state >> 7;
@@ -192,15 +193,26 @@ fn serialise(model: &LinearModel, header: &str, threshold: f64) -> String {
     out
 }
 
-fn evaluate(model: &LinearModel, rows: &[&LabelledSentence], lexicon: SentimentScorer) -> Evaluation {
+fn evaluate(
+    model: &LinearModel,
+    rows: &[&LabelledSentence],
+    lexicon: SentimentScorer,
+) -> Evaluation {
     let scorer = lexicon.with_model(model.clone());
-    metrics(rows.iter().map(|r| (r.label, scorer.read(&r.sentence).polarity)))
+    metrics(
+        rows.iter()
+            .map(|r| (r.label, scorer.read(&r.sentence).polarity)),
+    )
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
     let path = embedded_licensed_path();
     let rows = load_labelled(&path)?;
-    let split = |s: Split| rows.iter().filter(move |r| r.split == s).collect::<Vec<_>>();
+    let split = |s: Split| {
+        rows.iter()
+            .filter(move |r| r.split == s)
+            .collect::<Vec<_>>()
+    };
     let (train_rows, dev_rows) = (split(Split::Train), split(Split::Dev));
     let lexicon = SentimentScorer::embedded_lexicon();
     let train_data = examples(&train_rows, &lexicon);
@@ -248,7 +260,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     let readings: Vec<(f64, Evaluation)> = LEXICON_SCALES
         .iter()
         .map(|&gamma| {
-            let e = evaluate(&scale_lexicon(&model, gamma), &dev_rows, SentimentScorer::embedded_lexicon());
+            let e = evaluate(
+                &scale_lexicon(&model, gamma),
+                &dev_rows,
+                SentimentScorer::embedded_lexicon(),
+            );
             println!(
                 "dev, lexicon weights x{gamma}: accuracy {:.3}, macro-F1 {:.3}",
                 e.accuracy, e.macro_f1
@@ -256,7 +272,10 @@ fn main() -> Result<(), Box<dyn Error>> {
             (gamma, e)
         })
         .collect();
-    let top = readings.iter().map(|(_, e)| e.macro_f1).fold(f64::NEG_INFINITY, f64::max);
+    let top = readings
+        .iter()
+        .map(|(_, e)| e.macro_f1)
+        .fold(f64::NEG_INFINITY, f64::max);
     let best_gamma = readings
         .iter()
         .filter(|(_, e)| e.macro_f1 >= top - LEXICON_SCALE_TOLERANCE)
@@ -295,7 +314,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut unpruned_f1 = None;
     for threshold in PRUNE_THRESHOLDS {
         let text = serialise(&model, &header, threshold);
-        let e = evaluate(&LinearModel::parse(&text)?, &dev_rows, SentimentScorer::embedded_lexicon());
+        let e = evaluate(
+            &LinearModel::parse(&text)?,
+            &dev_rows,
+            SentimentScorer::embedded_lexicon(),
+        );
         println!(
             "dev, pruned below {threshold}: accuracy {:.3}, macro-F1 {:.3}, {} bytes",
             e.accuracy,
@@ -310,7 +333,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     let (threshold, text, e) = shipped.ok_or("no pruning threshold kept the dev figure")?;
     let text = text.replacen(
         "# feature\t",
-        &format!("# Pruned: features whose centred weights are all below {threshold}.\n# feature\t"),
+        &format!(
+            "# Pruned: features whose centred weights are all below {threshold}.\n# feature\t"
+        ),
         1,
     );
     std::fs::write(OUT, &text)?;

@@ -129,12 +129,9 @@ impl Providers {
             NEWS_SENTIMENT => {
                 skills::news::news_sentiment(&*self.news, &self.scorer, symbol, as_of)
             }
-            FUNDAMENTALS => skills::fundamentals::fundamentals(
-                &*self.fundamentals,
-                &*self.bars,
-                symbol,
-                as_of,
-            ),
+            FUNDAMENTALS => {
+                skills::fundamentals::fundamentals(&*self.fundamentals, &*self.bars, symbol, as_of)
+            }
             other => Err(SkillError::InvalidInput(format!(
                 "unknown context domain {other:?}"
             ))),

@@ -30,9 +30,18 @@ const MIN_MACRO_F1_GAIN_OVER_VADER: f64 = 0.15;
 
 fn test_split(path: std::path::PathBuf, rows: usize, test: usize) -> Vec<LabelledSentence> {
     let all = load_labelled(&path).expect("the labelled set loads");
-    assert_eq!(all.len(), rows, "{} changed size; re-measure", path.display());
+    assert_eq!(
+        all.len(),
+        rows,
+        "{} changed size; re-measure",
+        path.display()
+    );
     let held_out: Vec<_> = all.into_iter().filter(|r| r.split == Split::Test).collect();
-    assert_eq!(held_out.len(), test, "the test split changed size; re-measure");
+    assert_eq!(
+        held_out.len(),
+        test,
+        "the test split changed size; re-measure"
+    );
     held_out
 }
 

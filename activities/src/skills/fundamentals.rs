@@ -91,7 +91,8 @@ impl Fact {
     }
 }
 
-const EDGAR_FILING_DAY_CUTOFF: chrono::NaiveTime = match chrono::NaiveTime::from_hms_opt(17, 30, 0) {
+const EDGAR_FILING_DAY_CUTOFF: chrono::NaiveTime = match chrono::NaiveTime::from_hms_opt(17, 30, 0)
+{
     Some(t) => t,
     None => chrono::NaiveTime::MIN,
 };
@@ -400,7 +401,12 @@ mod tests {
                 ask: None,
             }])
         }
-        fn daily_bars(&self, _: &str, _: DateTime<Utc>, _: usize) -> Result<Vec<DailyBar>, BarError> {
+        fn daily_bars(
+            &self,
+            _: &str,
+            _: DateTime<Utc>,
+            _: usize,
+        ) -> Result<Vec<DailyBar>, BarError> {
             let c = self.close;
             Ok(vec![DailyBar {
                 date: self.close_day,
@@ -482,16 +488,24 @@ mod tests {
     #[test]
     fn a_filing_date_is_public_from_the_edgar_cut_off_in_new_york() {
         let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).expect("date");
-        assert_eq!(Fact::visible_from(d(2014, 6, 9)), utc(2014, 6, 9, 21, 30), "EDT");
-        assert_eq!(Fact::visible_from(d(2014, 1, 28)), utc(2014, 1, 28, 22, 30), "EST");
+        assert_eq!(
+            Fact::visible_from(d(2014, 6, 9)),
+            utc(2014, 6, 9, 21, 30),
+            "EDT"
+        );
+        assert_eq!(
+            Fact::visible_from(d(2014, 1, 28)),
+            utc(2014, 1, 28, 22, 30),
+            "EST"
+        );
     }
 
     #[test]
     fn a_price_on_a_new_share_basis_gets_no_pe_against_old_eps() {
         // A 7-for-1 split after the EPS was filed: $30 a share now, $210 then.
         let bars = prices(dec!(30), dec!(210));
-        let out = fundamentals(&Fixed(facts()), &bars, "SYN", utc(2013, 10, 8, 14, 30))
-            .expect("skill");
+        let out =
+            fundamentals(&Fixed(facts()), &bars, "SYN", utc(2013, 10, 8, 14, 30)).expect("skill");
         assert_eq!(out.payload["eps_diluted"], "2");
         assert!(!out.payload.contains_key("pe_ratio"), "{:?}", out.payload);
         assert_eq!(
@@ -542,11 +556,17 @@ mod tests {
             let as_of = utc(2014, 6, d, h, 30);
             let out = fundamentals(&embedded(), &bars(), "AAPL", as_of).expect("skill");
             assert_eq!(out.status, "ok", "{as_of}: {out:?}");
-            assert!(torghut_workflows::skills::quality(&out) > Decimal::ZERO, "{out:?}");
+            assert!(
+                torghut_workflows::skills::quality(&out) > Decimal::ZERO,
+                "{out:?}"
+            );
             // Fiscal 2013 (ended 2013-09-28) from the 10-K filed 2013-10-30, in SalesRevenueNet.
             assert_eq!(out.payload["revenue"], "170910000000");
             assert_eq!(out.payload["period_end"], "2013-09-28");
-            assert_eq!(out.payload["last_filed"], "2014-04-24", "the fiscal Q2 10-Q");
+            assert_eq!(
+                out.payload["last_filed"], "2014-04-24",
+                "the fiscal Q2 10-Q"
+            );
             assert_eq!(out.payload["last_report_form"], "10-Q");
             assert_eq!(out.payload["next_expected_filing"], "2014-08-13");
             assert!(
@@ -554,6 +574,24 @@ mod tests {
                 "{:?}",
                 out.citations
             );
+        }
+    }
+
+    #[test]
+    fn the_worker_s_embedded_providers_give_aapl_a_live_domain() {
+        let providers = crate::context::Providers::embedded().expect("providers");
+        for d in [5, 6, 9] {
+            let out = providers
+                .run_skill(
+                    FUNDAMENTALS,
+                    "AAPL",
+                    utc(2014, 6, d, 15, 0),
+                    &BTreeMap::new(),
+                )
+                .expect("skill");
+            assert_eq!(out.status, "ok", "{out:?}");
+            assert!(torghut_workflows::skills::quality(&out) > Decimal::ZERO);
+            assert!(out.payload.contains_key("signal"), "{out:?}");
         }
     }
 
@@ -567,8 +605,8 @@ mod tests {
             assert_eq!(before.payload["revenue"], "156508000000", "fiscal 2012");
             assert_eq!(before.payload["eps_diluted"], "44.15");
         }
-        let on = fundamentals(&embedded(), &bars(), "AAPL", utc(2013, 10, 30, 21, 30))
-            .expect("skill");
+        let on =
+            fundamentals(&embedded(), &bars(), "AAPL", utc(2013, 10, 30, 21, 30)).expect("skill");
         assert_eq!(on.payload["period_end"], "2013-09-28");
         assert_eq!(on.payload["revenue"], "170910000000", "fiscal 2013");
         assert_eq!(on.payload["eps_diluted"], "39.75");
@@ -591,8 +629,8 @@ mod tests {
             let out = fundamentals(&embedded(), &bars(), "AAPL", as_of).expect("skill");
             assert_eq!(out.payload["eps_diluted"], "39.75", "{as_of}");
         }
-        let after = fundamentals(&embedded(), &bars(), "AAPL", utc(2014, 10, 27, 21, 30))
-            .expect("skill");
+        let after =
+            fundamentals(&embedded(), &bars(), "AAPL", utc(2014, 10, 27, 21, 30)).expect("skill");
         assert_eq!(
             after.payload["eps_diluted"], "6.45",
             "fiscal 2014, on the post-split basis"
@@ -603,14 +641,21 @@ mod tests {
     #[test]
     fn aapl_after_the_split_gets_no_pe_from_pre_split_eps() {
         let bars = FileBarProvider::new(embedded_dir());
-        let before = fundamentals(&embedded(), &bars, "AAPL", utc(2014, 6, 6, 15, 0))
-            .expect("skill");
+        let before =
+            fundamentals(&embedded(), &bars, "AAPL", utc(2014, 6, 6, 15, 0)).expect("skill");
         let pe = before.payload["pe_ratio"].parse::<f64>().expect("pe");
-        assert!((10.0..25.0).contains(&pe), "a pre-split price over 39.75: {pe}");
+        assert!(
+            (10.0..25.0).contains(&pe),
+            "a pre-split price over 39.75: {pe}"
+        );
         assert!(before.risk_flags.is_empty(), "{:?}", before.risk_flags);
-        let after = fundamentals(&embedded(), &bars, "AAPL", utc(2014, 6, 9, 15, 0))
-            .expect("skill");
-        assert!(!after.payload.contains_key("pe_ratio"), "{:?}", after.payload);
+        let after =
+            fundamentals(&embedded(), &bars, "AAPL", utc(2014, 6, 9, 15, 0)).expect("skill");
+        assert!(
+            !after.payload.contains_key("pe_ratio"),
+            "{:?}",
+            after.payload
+        );
         assert_eq!(
             after.risk_flags,
             vec!["fundamentals:per_share_basis_changed".to_owned()]
@@ -630,7 +675,10 @@ mod tests {
             assert!(CONCEPTS_READ.contains(&name.as_str()), "{name}");
             for (unit, fs) in &concept.units {
                 assert!(["USD", "USD/shares"].contains(&unit.as_str()), "{unit}");
-                assert!(fs.iter().all(|f| f.accn.is_some()), "every fact names its filing");
+                assert!(
+                    fs.iter().all(|f| f.accn.is_some()),
+                    "every fact names its filing"
+                );
             }
         }
     }

@@ -763,9 +763,18 @@ mod tests {
     fn the_default_scorer_reads_finance_news_with_the_model() {
         let s = SentimentScorer::embedded().expect("the embedded model parses");
         for (text, want) in [
-            ("Acme upgraded to buy from hold at a large broker", Polarity::Positive),
-            ("Acme price target cut at a large broker on weak outlook", Polarity::Negative),
-            ("Acme to present at an industry conference next week", Polarity::Neutral),
+            (
+                "Acme upgraded to buy from hold at a large broker",
+                Polarity::Positive,
+            ),
+            (
+                "Acme price target cut at a large broker on weak outlook",
+                Polarity::Negative,
+            ),
+            (
+                "Acme to present at an industry conference next week",
+                Polarity::Neutral,
+            ),
         ] {
             let r = s.read(text);
             assert_eq!(r.by, ReadBy::Model, "{text:?}");

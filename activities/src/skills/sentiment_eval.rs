@@ -247,7 +247,11 @@ pub fn evaluate<'a>(
     scorer: &SentimentScorer,
     rows: impl IntoIterator<Item = &'a LabelledSentence>,
 ) -> Evaluation {
-    metrics(predict(scorer, rows).iter().map(|p| (p.row.label, p.predicted)))
+    metrics(
+        predict(scorer, rows)
+            .iter()
+            .map(|p| (p.row.label, p.predicted)),
+    )
 }
 
 /// Where the licensed labelled set lives; see `data/labelled/README.md`.

@@ -103,10 +103,16 @@ impl LinearModel {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let err = |reason: String| ModelFormatError { line: i + 1, reason };
+            let err = |reason: String| ModelFormatError {
+                line: i + 1,
+                reason,
+            };
             let cols: Vec<&str> = line.split('\t').collect();
             let [feature, n, u, p] = cols[..] else {
-                return Err(err(format!("expected 4 tab-separated columns, got {}", cols.len())));
+                return Err(err(format!(
+                    "expected 4 tab-separated columns, got {}",
+                    cols.len()
+                )));
             };
             let mut w = [0.0; 3];
             for (slot, v) in w.iter_mut().zip([n, u, p]) {
