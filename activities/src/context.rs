@@ -31,6 +31,22 @@ pub enum ProviderSetupError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     ClickHouse(#[from] crate::providers::clickhouse::ConfigError),
+    /// The compiled-in sentiment model does not parse: a build defect, reported at start.
+    #[error("embedded news-sentiment model: {0}")]
+    SentimentModel(#[from] crate::skills::sentiment_model::ModelFormatError),
+}
+
+/// `TORGHUT_NEWS_SCORER`: `model` (default) or `lexicon`.
+fn news_scorer_from_env() -> Result<SentimentScorer, ProviderSetupError> {
+    match std::env::var("TORGHUT_NEWS_SCORER").ok().as_deref() {
+        None | Some("") | Some("model") => Ok(SentimentScorer::embedded()?),
+        Some("lexicon") => Ok(SentimentScorer::embedded_lexicon()),
+        Some(other) => Err(ConfigError {
+            var: "TORGHUT_NEWS_SCORER",
+            reason: format!("expected `model` or `lexicon`, got {other:?}"),
+        }
+        .into()),
+    }
 }
 
 /// Everything the context skills read from; one per process, shared by every call.
@@ -58,7 +74,7 @@ impl Providers {
             triggers: Arc::new(MacdCrossScanner::new(bars.clone())),
             bars,
             news: Arc::new(FileNewsProvider::new(embedded_news_dir())),
-            scorer: Arc::new(SentimentScorer::embedded()),
+            scorer: Arc::new(SentimentScorer::embedded()?),
             fundamentals: Arc::new(FileFundamentalsProvider::new(embedded_fundamentals_dir())),
         })
     }
@@ -92,7 +108,7 @@ impl Providers {
             triggers: Arc::new(MacdCrossScanner::new(bars.clone())),
             bars,
             news,
-            scorer: Arc::new(SentimentScorer::embedded()),
+            scorer: Arc::new(news_scorer_from_env()?),
             fundamentals,
         })
     }
@@ -114,13 +130,7 @@ impl Providers {
                 skills::news::news_sentiment(&*self.news, &self.scorer, symbol, as_of)
             }
             FUNDAMENTALS => {
-                // A valuation needs a price; the last visible trade is the one a decision sees.
-                let price = self
-                    .bars
-                    .minute_bars(symbol, as_of, 1)
-                    .ok()
-                    .and_then(|b| b.last().map(|b| b.close));
-                skills::fundamentals::fundamentals(&*self.fundamentals, symbol, as_of, price)
+                skills::fundamentals::fundamentals(&*self.fundamentals, &*self.bars, symbol, as_of)
             }
             other => Err(SkillError::InvalidInput(format!(
                 "unknown context domain {other:?}"

@@ -185,6 +185,7 @@ pub static KEYS: &[Key] = &[
     // Data providers (worker).
     key("providers.bars_dir", "TORGHUT_BARS_DIR", Text, BuiltIn("the embedded activities/data/bars"), WORKER, "bar files"),
     key("providers.news_dir", "TORGHUT_NEWS_DIR", Text, BuiltIn("the embedded activities/data/news"), WORKER, "news files"),
+    key("providers.news_scorer", "TORGHUT_NEWS_SCORER", Text, Value("model"), WORKER, "headline scorer: model or lexicon"),
     key("providers.fundamentals_dir", "TORGHUT_FUNDAMENTALS_DIR", Text, BuiltIn("the embedded activities/data/fundamentals"), WORKER, "company-facts files"),
     key("providers.clickhouse.url", "TORGHUT_CLICKHOUSE_URL", Text, Unset, WORKER, "ClickHouse HTTP interface"),
     key("providers.clickhouse.database", "TORGHUT_CLICKHOUSE_DATABASE", Text, Value("torghut"), WORKER, "ClickHouse database"),

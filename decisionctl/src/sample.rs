@@ -26,7 +26,7 @@ pub fn record() -> Result<Vec<RecordedDecision>> {
     let bars = FileBarProvider::new(embedded_dir());
     let news = FileNewsProvider::new(embedded_news_dir());
     let facts = FileFundamentalsProvider::new(embedded_fundamentals_dir());
-    let scorer = SentimentScorer::embedded();
+    let scorer = SentimentScorer::embedded()?;
     let policy = PolicyConfig::default();
     let mut out = Vec::new();
     for (pattern, symbols) in GRID {
@@ -52,7 +52,7 @@ pub fn record() -> Result<Vec<RecordedDecision>> {
                     let skill_outputs = vec![
                         market_context(&bars, symbol, as_of)?,
                         news_sentiment(&news, &scorer, symbol, as_of)?,
-                        fundamentals(&facts, symbol, as_of, None)?,
+                        fundamentals(&facts, &bars, symbol, as_of)?,
                         technicals_regime(&bars, symbol, as_of, &Default::default())?,
                     ];
                     let mut record = RecordedDecision {

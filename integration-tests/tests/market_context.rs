@@ -108,7 +108,7 @@ async fn alpaca_news_is_paged_cut_at_as_of_and_scored() {
     let out = blocking(|| {
         news_sentiment(
             &alpaca(FAKE_ALPACA_KEY_ID),
-            &SentimentScorer::embedded(),
+            &SentimentScorer::embedded().expect("the embedded model parses"),
             "IBM",
             as_of(),
         )
@@ -186,9 +186,11 @@ async fn edgar_company_facts_by_ticker_with_the_filing_calendar() {
     let out = blocking(move || {
         fundamentals(
             &*p,
+            &torghut_activities::bars::FileBarProvider::new(
+                torghut_activities::bars::embedded_dir(),
+            ),
             "IBM",
             as_of(),
-            Some(rust_decimal::Decimal::new(18500, 2)),
         )
     })
     .await

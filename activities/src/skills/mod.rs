@@ -5,4 +5,5 @@ pub mod fundamentals;
 pub mod market_context;
 pub mod news;
 pub mod sentiment_eval;
+pub mod sentiment_model;
 pub mod technicals;

@@ -1,8 +1,14 @@
 //! `news-sentiment`: recency-weighted headline sentiment with sources and citations.
 //!
-//! The scorer is VADER's lexicon with a finance layer on top (general-purpose lexicons miss
-//! "beats", "downgrade", "guidance cut"), negation, intensifiers and VADER's "but" rule.
+//! Each text is read by a linear model trained on licensed labelled finance text
+//! ([`super::sentiment_model`]), which also takes the lexicon scorer's reading as a feature. The
+//! lexicon scorer alone — VADER's lexicon with a finance layer on top (general-purpose lexicons
+//! miss "beats", "downgrade", "guidance cut"), negation, intensifiers and VADER's "but" rule — is
+//! the fallback: for a text in which the model knows no word, or when configured
+//! (`TORGHUT_NEWS_SCORER=lexicon`). Measured accuracy of both: `docs/sentiment-accuracy.md`.
 
+use super::sentiment_eval::Polarity;
+use super::sentiment_model::{LinearModel, ModelFormatError, lexicon_features, text_features};
 use crate::skill::{OutputBuilder, SkillError};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use rust_decimal::Decimal;
@@ -16,6 +22,8 @@ use torghut_proto::v1::SkillOutput;
 const FRESHNESS_TARGET_SECONDS: u64 = torghut_policy::skills::NEWS_FRESHNESS_TARGET_SECONDS;
 const LOOKBACK_HOURS: i64 = 24;
 const HALF_LIFE_MINUTES: f64 = 120.0;
+/// A lexicon score within `±NEUTRAL_BAND` reads as neutral.
+pub const NEUTRAL_BAND: f64 = 0.05;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewsItem {
@@ -400,17 +408,38 @@ const BOOSTERS: &[&str] = &[
     "extremely",
 ];
 
+/// Which reader produced a [`Reading`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadBy {
+    Model,
+    Lexicon,
+}
+
+/// One text's sentiment: a score in [-1, 1] and its three-way class.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reading {
+    /// The model's `P(positive) - P(negative)`, or the lexicon's normalised valence.
+    pub score: f64,
+    /// The model's most probable class, or the lexicon score read with [`NEUTRAL_BAND`].
+    pub polarity: Polarity,
+    pub by: ReadBy,
+}
+
 pub struct SentimentScorer {
     valence: HashMap<String, f64>,
     /// Phrases, direction-quantity pairs, "less than" and the finance negations. Off only in the
     /// VADER-only baseline, so the baseline is the lexicon with VADER's own rules and nothing else.
     finance_rules: bool,
+    /// `None`: the lexicon scorer alone.
+    model: Option<LinearModel>,
 }
 
 impl SentimentScorer {
     /// VADER's lexicon, compiled into the binary: the scorer's parameters belong to the build
     /// that was measured (docs/sentiment-accuracy.md), not to whatever file a host provides.
     const EMBEDDED_LEXICON: &str = include_str!("../../data/lexicons/vader_lexicon.txt");
+    /// The trained weights, compiled in for the same reason (`examples/train_sentiment_model.rs`).
+    pub const EMBEDDED_MODEL: &str = include_str!("../../data/models/news-sentiment-linear.tsv");
 
     pub fn from_lexicon_text(text: &str) -> Self {
         let mut scorer = Self::vader_only(text);
@@ -436,11 +465,44 @@ impl SentimentScorer {
         Self {
             valence,
             finance_rules: false,
+            model: None,
         }
     }
 
-    pub fn embedded() -> Self {
+    /// The default: the embedded model over the embedded finance-aware lexicon.
+    pub fn embedded() -> Result<Self, ModelFormatError> {
+        Ok(Self::embedded_lexicon().with_model(LinearModel::parse(Self::EMBEDDED_MODEL)?))
+    }
+
+    /// The finance-aware lexicon scorer alone: the fallback, and `TORGHUT_NEWS_SCORER=lexicon`.
+    pub fn embedded_lexicon() -> Self {
         Self::from_lexicon_text(Self::EMBEDDED_LEXICON)
+    }
+
+    pub fn with_model(mut self, model: LinearModel) -> Self {
+        self.model = Some(model);
+        self
+    }
+
+    /// Reads one text: the model when it knows at least one of the text's words, else the
+    /// lexicon.
+    pub fn read(&self, text: &str) -> Reading {
+        let lexicon = self.lexicon_score(text);
+        if let Some(model) = &self.model {
+            let r = model.read(&text_features(text), &lexicon_features(lexicon));
+            if r.known_features > 0 {
+                return Reading {
+                    score: r.signal().clamp(-1.0, 1.0),
+                    polarity: r.polarity(),
+                    by: ReadBy::Model,
+                };
+            }
+        }
+        Reading {
+            score: lexicon,
+            polarity: Polarity::of_score(lexicon, NEUTRAL_BAND),
+            by: ReadBy::Lexicon,
+        }
     }
 
     /// [`Self::vader_only`] over the lexicon shipped in the crate.
@@ -448,8 +510,14 @@ impl SentimentScorer {
         Self::vader_only(Self::EMBEDDED_LEXICON)
     }
 
-    /// Sentiment of one text in `[-1, 1]` (VADER's `x / sqrt(x^2 + 15)` normalisation).
+    /// Sentiment of one text in `[-1, 1]`, as [`Self::read`] scores it.
     pub fn score(&self, text: &str) -> f64 {
+        self.read(text).score
+    }
+
+    /// The lexicon's sentiment of one text in `[-1, 1]` (VADER's `x / sqrt(x^2 + 15)`
+    /// normalisation), whether or not a model is loaded.
+    pub fn lexicon_score(&self, text: &str) -> f64 {
         let (tokens, clauses) = Self::tokenise(text);
         let mut valence: Vec<Option<f64>> = tokens
             .iter()
@@ -603,15 +671,15 @@ pub fn news_sentiment(
     let (mut weighted, mut weights, mut positive, mut negative) = (0.0, 0.0, 0u32, 0u32);
     let mut sources = BTreeSet::new();
     for n in &items {
-        let s = scorer.score(&format!("{}. {}", n.headline, n.summary));
+        let r = scorer.read(&format!("{}. {}", n.headline, n.summary));
         let age_min = (as_of - n.created_at).num_seconds() as f64 / 60.0;
         let w = 0.5f64.powf(age_min / HALF_LIFE_MINUTES);
-        weighted += s * w;
+        weighted += r.score * w;
         weights += w;
-        if s > 0.05 {
-            positive += 1;
-        } else if s < -0.05 {
-            negative += 1;
+        match r.polarity {
+            Polarity::Positive => positive += 1,
+            Polarity::Negative => negative += 1,
+            Polarity::Neutral => {}
         }
         sources.insert(n.source.clone());
         out = out.citation(
@@ -644,8 +712,9 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
+    /// The lexicon rules' tests read the lexicon alone; the model has its own.
     fn scorer() -> SentimentScorer {
-        SentimentScorer::embedded()
+        SentimentScorer::embedded_lexicon()
     }
 
     #[test]
@@ -688,6 +757,41 @@ mod tests {
             vader.score(names) > 0.05,
             "the bare lexicon reads nouns as praise"
         );
+    }
+
+    #[test]
+    fn the_default_scorer_reads_finance_news_with_the_model() {
+        let s = SentimentScorer::embedded().expect("the embedded model parses");
+        for (text, want) in [
+            (
+                "Acme upgraded to buy from hold at a large broker",
+                Polarity::Positive,
+            ),
+            (
+                "Acme price target cut at a large broker on weak outlook",
+                Polarity::Negative,
+            ),
+            (
+                "Acme to present at an industry conference next week",
+                Polarity::Neutral,
+            ),
+        ] {
+            let r = s.read(text);
+            assert_eq!(r.by, ReadBy::Model, "{text:?}");
+            assert_eq!(r.polarity, want, "{text:?}: {r:?}");
+            assert!((-1.0..=1.0).contains(&r.score), "{r:?}");
+        }
+    }
+
+    #[test]
+    fn a_text_the_model_knows_no_word_of_falls_back_to_the_lexicon() {
+        let s = SentimentScorer::embedded().expect("the embedded model parses");
+        let text = "zxqv wqzr";
+        let r = s.read(text);
+        assert_eq!(r.by, ReadBy::Lexicon);
+        assert_eq!(r.score, scorer().lexicon_score(text));
+        let lexicon_only = scorer().read("Acme upgraded to buy from hold");
+        assert_eq!(lexicon_only.by, ReadBy::Lexicon, "no model loaded");
     }
 
     fn write_feed(json: &str) -> PathBuf {

@@ -9,10 +9,8 @@ use super::news::SentimentScorer;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// The band `news_sentiment` counts as neither positive nor negative (`s > 0.05` positive,
-/// `s < -0.05` negative). Duplicated rather than shared so the evaluation does not reach into the
-/// skill's code; if the skill's band changes, change this with it.
-pub const SKILL_NEUTRAL_BAND: f64 = 0.05;
+/// The band within which `news_sentiment` reads a lexicon score as neutral.
+pub const SKILL_NEUTRAL_BAND: f64 = super::news::NEUTRAL_BAND;
 
 /// Three-way polarity. The discriminant is the row/column index in [`Evaluation::confusion`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -59,6 +57,8 @@ impl fmt::Display for Polarity {
 /// The held-out discipline: choices are made on `Dev`, the reported figure is `Test`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Split {
+    /// What a model is fitted on (only the licensed sets have one).
+    Train,
     Dev,
     Test,
 }
@@ -79,7 +79,7 @@ pub enum LabelledSetError {
     },
     #[error(
         "labelled set line {line}: {reason} (expected `split<TAB>label<TAB>sentence` with split \
-         dev|test and label positive|negative|neutral)"
+         train|dev|test and label positive|negative|neutral)"
     )]
     Line { line: usize, reason: String },
 }
@@ -117,6 +117,7 @@ pub fn parse_labelled(text: &str) -> Result<Vec<LabelledSentence>, LabelledSetEr
             )));
         };
         let split = match split {
+            "train" => Split::Train,
             "dev" => Split::Dev,
             "test" => Split::Test,
             other => return Err(err(format!("unknown split {other:?}"))),
@@ -224,35 +225,41 @@ pub struct Prediction<'a> {
     pub predicted: Polarity,
 }
 
-/// Scores every row and reads each score the way the skill does, with the given neutral band.
+/// Reads every row the way the skill does ([`SentimentScorer::read`]).
 pub fn predict<'a>(
     scorer: &SentimentScorer,
     rows: impl IntoIterator<Item = &'a LabelledSentence>,
-    band: f64,
 ) -> Vec<Prediction<'a>> {
     rows.into_iter()
         .map(|row| {
-            let score = scorer.score(&row.sentence);
+            let r = scorer.read(&row.sentence);
             Prediction {
                 row,
-                score,
-                predicted: Polarity::of_score(score, band),
+                score: r.score,
+                predicted: r.polarity,
             }
         })
         .collect()
 }
 
-/// The scorer's metrics on `rows` with the given neutral band.
+/// The scorer's metrics on `rows`.
 pub fn evaluate<'a>(
     scorer: &SentimentScorer,
     rows: impl IntoIterator<Item = &'a LabelledSentence>,
-    band: f64,
 ) -> Evaluation {
     metrics(
-        predict(scorer, rows, band)
+        predict(scorer, rows)
             .iter()
             .map(|p| (p.row.label, p.predicted)),
     )
+}
+
+/// Where the licensed labelled set lives; see `data/labelled/README.md`.
+pub fn embedded_licensed_path() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data/labelled/twitter-financial-news.tsv"
+    ))
 }
 
 /// The most frequent label in `rows` (ties go to the earlier class in [`Polarity::ALL`]); `None`
@@ -378,7 +385,11 @@ mod tests {
             "{err}"
         );
         assert!(parse_labelled("dev\tpositive\n").is_err());
-        assert!(parse_labelled("train\tpositive\tx\n").is_err());
+        assert!(parse_labelled("validation\tpositive\tx\n").is_err());
+        assert_eq!(
+            parse_labelled("train\tpositive\tx\n").expect("train")[0].split,
+            Split::Train
+        );
     }
 
     #[test]
