@@ -32,7 +32,8 @@ fn calibration(path: Option<&Path>) -> Result<Calibration> {
     match path {
         None => Ok(Calibration::embedded()),
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
             serde_json::from_str(&text)
                 .with_context(|| format!("{} is not a calibration artifact", p.display()))
         }

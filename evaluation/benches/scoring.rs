@@ -16,9 +16,17 @@ const HORIZONS: [u32; 4] = [5, 15, 30, 60];
 fn main() {
     let provider = FileBarProvider::new(embedded_dir());
     let mut sessions = Vec::new();
-    let ranges = [("2013-10-07..2013-10-11", ["SPY", "IBM", "BAC", "AIG"].as_slice()), ("2014-06-05..2014-06-09", ["AAPL"].as_slice())];
+    let ranges = [
+        (
+            "2013-10-07..2013-10-11",
+            ["SPY", "IBM", "BAC", "AIG"].as_slice(),
+        ),
+        ("2014-06-05..2014-06-09", ["AAPL"].as_slice()),
+    ];
     for (range, symbols) in ranges {
-        let Ok(range) = DateRange::parse(range) else { return };
+        let Ok(range) = DateRange::parse(range) else {
+            return;
+        };
         for day in range.days() {
             for s in symbols {
                 if let Ok(Some(b)) = SessionBars::load(&provider, s, day) {
@@ -37,16 +45,22 @@ fn main() {
     let mut cases = Vec::with_capacity(DECISIONS);
     for i in 0..DECISIONS {
         let s = rng.below(sessions.len());
-        let Some(open) = ny_time(sessions[s].day, 9, 45) else { continue };
+        let Some(open) = ny_time(sessions[s].day, 9, 45) else {
+            continue;
+        };
         let as_of = open + Duration::minutes(rng.below(360) as i64);
         let side = if i % 2 == 0 { Side::Long } else { Side::Short };
-        let limit = (i % 4 < 2).then(|| {
-            let last = sessions[s].last_closed(as_of).map(|j| sessions[s].bars[j].close);
-            last.map(|p| match side {
-                Side::Long => p * rust_decimal::Decimal::new(9995, 4),
-                Side::Short => p * rust_decimal::Decimal::new(10005, 4),
+        let limit = (i % 4 < 2)
+            .then(|| {
+                let last = sessions[s]
+                    .last_closed(as_of)
+                    .map(|j| sessions[s].bars[j].close);
+                last.map(|p| match side {
+                    Side::Long => p * rust_decimal::Decimal::new(9995, 4),
+                    Side::Short => p * rust_decimal::Decimal::new(10005, 4),
+                })
             })
-        }).flatten();
+            .flatten();
         cases.push((s, as_of, Order { side, limit }));
     }
     let costs = CostModel::default();

@@ -128,8 +128,8 @@ impl GatewayConfig {
         if let Some(path) = var("TORGHUT_CALIBRATION_FILE") {
             let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("TORGHUT_CALIBRATION_FILE: reading {path:?}"))?;
-            let calibration: torghut_policy::calibration::Calibration =
-                serde_json::from_str(&text).with_context(|| {
+            let calibration: torghut_policy::calibration::Calibration = serde_json::from_str(&text)
+                .with_context(|| {
                     format!("TORGHUT_CALIBRATION_FILE: {path:?} is not a calibration artifact")
                 })?;
             policy.calibration = Some(calibration);
@@ -197,12 +197,18 @@ mod tests {
         std::fs::write(&good, serde_json::to_string(&other).expect("json")).expect("write");
         let c = config(&[("TORGHUT_CALIBRATION_FILE", good.to_str().expect("path"))])
             .expect("a calibration file");
-        assert_eq!(c.policy.calibration.map(|c| c.version), Some("cal-test".into()));
+        assert_eq!(
+            c.policy.calibration.map(|c| c.version),
+            Some("cal-test".into())
+        );
         let bad = dir.join("bad.json");
         std::fs::write(&bad, "{\"version\": 1}").expect("write");
         let err = config(&[("TORGHUT_CALIBRATION_FILE", bad.to_str().expect("path"))])
             .expect_err("not a calibration");
-        assert!(format!("{err:#}").contains("TORGHUT_CALIBRATION_FILE"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("TORGHUT_CALIBRATION_FILE"),
+            "{err:#}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 

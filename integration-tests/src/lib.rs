@@ -69,8 +69,10 @@ static STACK: OnceLock<Stack> = OnceLock::new();
 /// (`("TORGHUT_CALIBRATION_FILE", "")` for the shipped one): a fixture with a positive
 /// expectancy everywhere, so the pipeline's sizing, ledger and routing are exercised. The
 /// shipped artifact finds no edge in the embedded data and holds on everything.
-pub const TRADING_CALIBRATION: &str =
-    concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/calibration-trading.json");
+pub const TRADING_CALIBRATION: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/fixtures/calibration-trading.json"
+);
 
 /// The shared stack, started on first use.
 pub fn stack() -> &'static Stack {

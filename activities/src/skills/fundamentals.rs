@@ -557,7 +557,7 @@ mod tests {
             let out = fundamentals(&embedded(), &bars(), "AAPL", as_of).expect("skill");
             assert_eq!(out.status, "ok", "{as_of}: {out:?}");
             assert!(
-                torghut_workflows::skills::quality(&out) > Decimal::ZERO,
+                torghut_policy::skills::quality(&out) > Decimal::ZERO,
                 "{out:?}"
             );
             // Fiscal 2013 (ended 2013-09-28) from the 10-K filed 2013-10-30, in SalesRevenueNet.
@@ -590,7 +590,7 @@ mod tests {
                 )
                 .expect("skill");
             assert_eq!(out.status, "ok", "{out:?}");
-            assert!(torghut_workflows::skills::quality(&out) > Decimal::ZERO);
+            assert!(torghut_policy::skills::quality(&out) > Decimal::ZERO);
             assert!(out.payload.contains_key("signal"), "{out:?}");
         }
     }
