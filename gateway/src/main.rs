@@ -2,11 +2,13 @@
 
 mod auth;
 mod config;
+mod connections;
 mod context_cache;
 mod error;
 mod exposure;
 mod hub;
 mod metrics;
+mod query;
 mod request_trace;
 mod routes;
 mod runs;
@@ -130,6 +132,23 @@ async fn serve(
             "authentication is OFF: set TORGHUT_API_TOKENS_FILE for anything but local use"
         );
     }
+    if let Some(auth) = &state.config.auth {
+        let unscoped = auth.unscoped();
+        if !unscoped.is_empty() {
+            tracing::warn!(
+                tokens = ?unscoped,
+                "tokens without role= or scopes are operators (read and cancel every run); give client tokens role=client accounts= strategies="
+            );
+        }
+    }
+    let limits = state.config.connections;
+    let fd_limit = connections::check_fd_limit(&limits).map_err(|e| anyhow!(e))?;
+    tracing::info!(
+        fd_limit,
+        max_connections = limits.max_connections,
+        max_per_peer = limits.max_per_peer,
+        "connection bounds"
+    );
     let auth = state.config.auth.clone();
     // Counting outside authentication, so refused requests (401, 429) are counted too.
     let app = routes::router(state)
@@ -137,18 +156,17 @@ async fn serve(
             auth,
             auth::require_token,
         ))
+        // Every refusal in the JSON envelope, a 401 or an unknown route included.
+        .layer(axum::middleware::from_fn(error::json_errors))
         .layer(axum::middleware::from_fn_with_state(
             metrics,
             metrics::count_requests,
         ));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            torghut_connect::stop_signal().await;
-            tracing::info!(
-                "shutting down: ending streams with a reconnect hint, draining requests"
-            );
-            shutting_down.send_replace(true);
-        })
-        .await?;
+    connections::serve(listener, app, limits, async move {
+        torghut_connect::stop_signal().await;
+        tracing::info!("shutting down: ending streams with a reconnect hint, draining requests");
+        shutting_down.send_replace(true);
+    })
+    .await?;
     Ok(())
 }
