@@ -71,3 +71,23 @@ pub(crate) fn string_map<'de, D: Deserializer<'de>>(
         })
         .collect()
 }
+
+/// An optional whole number, also when spelled with a zero fraction (`476.0`): JSON Schema's
+/// `integer` admits that spelling, and a client serialising through a float produces it. A real
+/// fraction (`476.5`) or anything out of `u32` is refused with the field's path.
+pub fn opt_whole_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let Some(raw) = Option::<Box<RawValue>>::deserialize(d)? else {
+        return Ok(None);
+    };
+    let text = raw.get();
+    let whole = match text.split_once('.') {
+        Some((int, frac)) if !frac.is_empty() && frac.bytes().all(|b| b == b'0') => int,
+        Some(_) => "",
+        None => text,
+    };
+    whole.parse::<u32>().map(Some).map_err(|_| {
+        D::Error::custom(format!(
+            "expected a whole number 0..=4294967295, got {text}"
+        ))
+    })
+}

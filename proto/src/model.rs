@@ -402,7 +402,8 @@ fn non_empty(raw: &str, path: &str) -> Result<String, FieldError> {
     if trimmed.is_empty() {
         return Err(FieldError::new(path, "must not be empty"));
     }
-    if trimmed.len() > 200 {
+    // Characters, as the OpenAPI `maxLength` counts them.
+    if trimmed.chars().count() > 200 {
         return Err(FieldError::new(path, "longer than 200 characters"));
     }
     no_control(trimmed, path)?;

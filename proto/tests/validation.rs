@@ -398,3 +398,23 @@ fn equivalent_retries_have_one_fingerprint() {
         )))
     );
 }
+
+#[test]
+fn a_whole_number_spelled_with_a_zero_fraction_is_that_number() {
+    let mut body = sample();
+    body["deadline_seconds"] = json!("__D__");
+    let text = |d: &str| {
+        serde_json::to_string(&body)
+            .expect("ser")
+            .replace("\"__D__\"", d)
+            .into_bytes()
+    };
+    let (_, req) = parse_request(&text("476.0")).expect("476.0 is 476");
+    assert_eq!(req.deadline_seconds, 476);
+    let (_, req) = parse_request(&text("null")).expect("null is the default");
+    assert_eq!(req.deadline_seconds, 300);
+    for bad in ["476.5", "-1", "1e2", "\"300\""] {
+        let err = parse_request(&text(bad)).expect_err(bad);
+        assert_eq!(err.path, "deadline_seconds", "{bad}: {err}");
+    }
+}

@@ -33,7 +33,7 @@ pub struct TriggersBody {
     execution_context: ExecutionContext,
     #[serde(default)]
     account_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "torghut_proto::opt_whole_u32")]
     deadline_seconds: Option<u32>,
     triggers: Vec<TriggerSignal>,
 }
