@@ -51,7 +51,7 @@ fi
 # schemathesis checks the live gateway against its OpenAPI document (integration test
 # openapi_conformance); pinned, in a virtualenv of its own so its many dependencies shadow nothing.
 SCHEMATHESIS_VERSION=4.32.5
-SCHEMATHESIS_VENV="${TORGHUT_SCHEMATHESIS_VENV:-$HOME/.cache/torghut-decision-engine/schemathesis}"
+SCHEMATHESIS_VENV="$HOME/.cache/torghut-decision-engine/schemathesis"
 if [ "$("$SCHEMATHESIS_VENV/bin/python" -c 'from importlib.metadata import version; print(version("schemathesis"))' 2>/dev/null)" != "$SCHEMATHESIS_VERSION" ]; then
   echo "installing from PyPI into $SCHEMATHESIS_VENV: schemathesis==${SCHEMATHESIS_VERSION}"
   python3 -m venv "$SCHEMATHESIS_VENV"

@@ -63,7 +63,8 @@ pub fn check_fd_limit(limits: &Limits) -> Result<u64, String> {
         }
         rl.rlim_cur
     };
-    let soft = u64::try_from(soft).unwrap_or(u64::MAX);
+    // rlim_t is u64 on the Linux targets we build for.
+    let soft: u64 = soft;
     let needed = limits.max_connections as u64 + RESERVED_FDS;
     if soft < needed {
         return Err(format!(

@@ -31,12 +31,9 @@ fn stack() -> &'static Stack {
 }
 
 fn schemathesis() -> PathBuf {
-    let venv = std::env::var_os("TORGHUT_SCHEMATHESIS_VENV")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .map(|h| PathBuf::from(h).join(".cache/torghut-decision-engine/schemathesis"))
-        })
+    // Where scripts/install-deps.sh puts it.
+    let venv = std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".cache/torghut-decision-engine/schemathesis"))
         .expect("HOME is set");
     let st = venv.join("bin/st");
     assert!(
