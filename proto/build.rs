@@ -59,6 +59,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "#[serde(default, deserialize_with = \"crate::lenient::opt_decimal_string\")]",
         );
     }
+    for f in ["DecisionRequest.deadline_seconds", "LlmReview.max_tokens"] {
+        config.field_attribute(
+            format!(".torghut.decision.v1.{f}"),
+            "#[serde(default, deserialize_with = \"crate::lenient::opt_whole_u32\")]",
+        );
+    }
     config.compile_protos(&[proto], &["."])?;
     Ok(())
 }

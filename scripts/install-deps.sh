@@ -59,6 +59,16 @@ if ! python3 -c "import pydantic, jsonschema" >/dev/null 2>&1; then
   python3 -m pip install -q --disable-pip-version-check "pydantic==${PYDANTIC_VERSION}" jsonschema
 fi
 
+# schemathesis checks the live gateway against its OpenAPI document (integration test
+# openapi_conformance); pinned, in a virtualenv of its own so its many dependencies shadow nothing.
+SCHEMATHESIS_VERSION=4.32.5
+SCHEMATHESIS_VENV="$HOME/.cache/torghut-decision-engine/schemathesis"
+if [ "$("$SCHEMATHESIS_VENV/bin/python" -c 'from importlib.metadata import version; print(version("schemathesis"))' 2>/dev/null)" != "$SCHEMATHESIS_VERSION" ]; then
+  echo "installing from PyPI into $SCHEMATHESIS_VENV: schemathesis==${SCHEMATHESIS_VERSION}"
+  python3 -m venv "$SCHEMATHESIS_VENV"
+  "$SCHEMATHESIS_VENV/bin/python" -m pip install -q --disable-pip-version-check "schemathesis==${SCHEMATHESIS_VERSION}"
+fi
+
 command -v cargo >/dev/null 2>&1 || { echo "error: cargo not found; install Rust (rustup) first" >&2; exit 1; }
 
 # cargo-deny for the dependency policy in deny.toml (licences, bans, sources), from crates.io.

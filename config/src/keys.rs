@@ -168,6 +168,10 @@ pub static KEYS: &[Key] = &[
     secret("gateway.api_tokens", "TORGHUT_API_TOKENS", GATEWAY, "bearer tokens"),
     key("gateway.api_tokens_file", "TORGHUT_API_TOKENS_FILE", Text, Unset, GATEWAY, "file of bearer tokens"),
     key("gateway.rate_limit_per_minute", "TORGHUT_RATE_LIMIT_PER_MINUTE", Integer, Value("600"), GATEWAY, "requests a minute per token"),
+    key("gateway.header_read_timeout_seconds", "TORGHUT_GATEWAY_HEADER_READ_TIMEOUT_SECONDS", Integer, Value("10"), GATEWAY, "time a connection has to send a request head"),
+    key("gateway.idle_timeout_seconds", "TORGHUT_GATEWAY_IDLE_TIMEOUT_SECONDS", Integer, Value("60"), GATEWAY, "close of a connection with no request and no byte"),
+    key("gateway.max_connections", "TORGHUT_GATEWAY_MAX_CONNECTIONS", Integer, Value("8192"), GATEWAY, "open connections in all"),
+    key("gateway.max_connections_per_peer", "TORGHUT_GATEWAY_MAX_CONNECTIONS_PER_PEER", Integer, Value("4096"), GATEWAY, "open connections per client address"),
     key("llm.timeout_seconds", "TORGHUT_LLM_TIMEOUT_SECONDS", Integer, Value("60"), GATEWAY, "per-call timeout of llm-review"),
     key("llm.max_attempts", "TORGHUT_LLM_MAX_ATTEMPTS", Integer, Value("3"), GATEWAY, "attempts of llm-review"),
     // Worker.

@@ -1,10 +1,22 @@
-//! Bearer-token authentication and per-token rate limiting.
+//! Bearer-token authentication, scopes and per-token rate limiting.
 //!
 //! Tokens come from configuration (`TORGHUT_API_TOKENS_FILE`, or `TORGHUT_API_TOKENS`), each with
 //! a name that logs and limits use, so a token itself is never logged. Comparison is over SHA-256
 //! digests with a constant-time equality, so neither a token's content nor its length leaks
 //! through timing. Without tokens configured authentication is off (local development, the
 //! demo); the gateway says so loudly at start.
+//!
+//! Each token has a role. A `client` token is scoped to accounts and strategies: it starts runs
+//! only in them (403 otherwise) and reads, streams and cancels only their runs (404 for any
+//! other, so it cannot learn which runs exist). An `operator` token reads and cancels every run.
+//! The file's format (docs/configuration.md, "API tokens"):
+//!
+//! ```text
+//! # name:token role=client accounts=a,b strategies=s1,intraday-*   (one scoped token a line)
+//! torghut:<token> role=client accounts=paper strategies=intraday-v3-*
+//! ops:<token> role=operator
+//! legacy:<token>                                (no attributes: an operator, as before scopes)
+//! ```
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -16,6 +28,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
+
+use crate::error::ApiError;
 
 /// Routes a probe or a scraper must reach without a secret, compared exactly (no prefixes):
 /// liveness and readiness say nothing about runs, and the metrics are counts by closed labels
@@ -35,9 +49,124 @@ pub struct AuthConfigError {
     pub reason: String,
 }
 
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Starts, reads and cancels runs of its accounts and strategies only.
+    Client,
+    /// Reads and cancels every run, and starts runs in any account.
+    Operator,
+}
+
+/// An account or strategy pattern: a name, `prefix*`, or `*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Pattern(String);
+
+impl Pattern {
+    fn matches(&self, value: &str) -> bool {
+        match self.0.strip_suffix('*') {
+            Some(prefix) => value.starts_with(prefix),
+            None => self.0 == value,
+        }
+    }
+}
+
+/// Who is calling: the token's name, role and scopes, put on every request by [`require_token`].
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub name: String,
+    pub role: Role,
+    accounts: Vec<Pattern>,
+    strategies: Vec<Pattern>,
+    /// For charging extra rate-limit units (`/triggers`); `None` with authentication off.
+    auth: Option<Arc<Auth>>,
+}
+
+impl Caller {
+    /// Authentication off: the local caller may do everything.
+    fn unauthenticated() -> Self {
+        Self {
+            name: "anonymous".into(),
+            role: Role::Operator,
+            accounts: Vec::new(),
+            strategies: Vec::new(),
+            auth: None,
+        }
+    }
+
+    fn covers(&self, account: &str, strategy: &str) -> bool {
+        self.role == Role::Operator
+            || (self.accounts.iter().any(|p| p.matches(account))
+                && self.strategies.iter().any(|p| p.matches(strategy)))
+    }
+
+    /// Whether this caller may start a run for `account` and `strategy`: 403 naming the field
+    /// out of its scope.
+    pub fn may_start(&self, account: &str, strategy: &str) -> Result<(), ApiError> {
+        if self.role == Role::Operator {
+            return Ok(());
+        }
+        let forbidden = |field: &'static str, value: &str| ApiError::Forbidden {
+            token: self.name.clone(),
+            field,
+            value: value.to_owned(),
+        };
+        if !self.accounts.iter().any(|p| p.matches(account)) {
+            return Err(forbidden("account_id", account));
+        }
+        if !self.strategies.iter().any(|p| p.matches(strategy)) {
+            return Err(forbidden("strategy_id", strategy));
+        }
+        Ok(())
+    }
+
+    /// Whether this caller may read or cancel a run of `account` and `strategy`.
+    pub fn may_read(&self, account: &str, strategy: &str) -> bool {
+        self.covers(account, strategy)
+    }
+
+    /// Takes `units` more from the token's rate limit (the request itself took one already):
+    /// a call that starts many runs pays for each.
+    pub fn charge(&self, units: u32) -> Result<(), ApiError> {
+        let Some(auth) = &self.auth else {
+            return Ok(());
+        };
+        if units == 0 || auth.per_minute == 0 {
+            return Ok(());
+        }
+        if units >= auth.per_minute {
+            return Err(ApiError::RateLimited(
+                format!(
+                    "this call would start {} runs, more than token {:?} may start in a minute ({}); split it",
+                    units + 1,
+                    self.name,
+                    auth.per_minute
+                ),
+                Duration::from_secs(60),
+            ));
+        }
+        auth.take(&self.name, f64::from(units), Instant::now())
+            .map_err(|wait| {
+                ApiError::RateLimited(
+                    format!(
+                        "this call would start {} runs; token {:?} is over its rate limit",
+                        units + 1,
+                        self.name
+                    ),
+                    wait,
+                )
+            })
+    }
+}
+
 struct Token {
     name: String,
     digest: [u8; 32],
+    role: Role,
+    accounts: Vec<Pattern>,
+    strategies: Vec<Pattern>,
+    /// Written in the format from before scopes (`name:token` alone).
+    legacy: bool,
 }
 
 fn digest(raw: &str) -> [u8; 32] {
@@ -70,7 +199,9 @@ impl std::fmt::Debug for Auth {
 }
 
 impl Auth {
-    /// `spec` is `name:token` entries separated by commas or newlines (`#` starts a comment).
+    /// `spec` is one token a line, `name:token` and optionally `role=`, `accounts=` and
+    /// `strategies=` (see the module doc); a line without attributes may hold several
+    /// `name:token` entries separated by commas, as before scopes. `#` starts a comment line.
     pub fn parse(
         var: &'static str,
         spec: &str,
@@ -78,12 +209,23 @@ impl Auth {
     ) -> Result<Option<Arc<Self>>, AuthConfigError> {
         let err = |reason: String| AuthConfigError { var, reason };
         let mut tokens: Vec<Token> = Vec::new();
-        for (i, entry) in spec
-            .split([',', '\n'])
-            .map(str::trim)
-            .filter(|e| !e.is_empty() && !e.starts_with('#'))
-            .enumerate()
-        {
+        let mut entries: Vec<(String, Vec<&str>)> = Vec::new();
+        for line in spec.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match words.iter().position(|w| is_attribute(w)) {
+                Some(at) => entries.push((words[..at].concat(), words[at..].to_vec())),
+                None => entries.extend(
+                    line.split(',')
+                        .map(str::trim)
+                        .filter(|e| !e.is_empty() && !e.starts_with('#'))
+                        .map(|e| (e.to_owned(), Vec::new())),
+                ),
+            }
+        }
+        for (i, (entry, attributes)) in entries.iter().enumerate() {
             let (name, token) = entry
                 .split_once(':')
                 .ok_or_else(|| err(format!("entry {}: expected name:token", i + 1)))?;
@@ -106,9 +248,15 @@ impl Auth {
             if tokens.iter().any(|t| t.name == name) {
                 return Err(err(format!("token name {name:?} appears twice")));
             }
+            let (role, accounts, strategies) =
+                scopes(attributes).map_err(|reason| err(format!("token {name:?}: {reason}")))?;
             tokens.push(Token {
                 name: name.to_owned(),
                 digest: digest(token),
+                role,
+                accounts,
+                strategies,
+                legacy: attributes.is_empty(),
             });
         }
         Ok((!tokens.is_empty()).then(|| {
@@ -120,24 +268,35 @@ impl Auth {
         }))
     }
 
+    /// Names of the tokens written without scopes: operators, which the gateway warns about.
+    pub fn unscoped(&self) -> Vec<&str> {
+        self.tokens
+            .iter()
+            .filter(|t| t.legacy)
+            .map(|t| t.name.as_str())
+            .collect()
+    }
+
     /// The name of the token the header carries, if it is one of ours. Every configured token
     /// is compared, so the time taken does not say which one nearly matched.
-    fn authenticate(&self, header: Option<&HeaderValue>) -> Option<&str> {
+    fn authenticate(&self, header: Option<&HeaderValue>) -> Option<&Token> {
+        // The scheme is case-insensitive (RFC 9110 section 11.1): `bearer` and `BEARER` too.
         let presented = header
             .and_then(|h| h.to_str().ok())
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(|t| digest(t.trim()))?;
+            .and_then(|h| h.trim_start().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| digest(t.trim()))?;
         let mut found = None;
         for t in &self.tokens {
             if bool::from(t.digest.ct_eq(&presented)) {
-                found = Some(t.name.as_str());
+                found = Some(t);
             }
         }
         found
     }
 
-    /// `Ok` to proceed, or how long until the token's next request is allowed.
-    fn take(&self, name: &str, now: Instant) -> Result<(), Duration> {
+    /// `Ok` to proceed, or how long until the token has `cost` units again.
+    fn take(&self, name: &str, cost: f64, now: Instant) -> Result<(), Duration> {
         if self.per_minute == 0 {
             return Ok(());
         }
@@ -150,13 +309,73 @@ impl Auth {
         });
         b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * rate).min(capacity);
         b.at = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
+        if b.tokens >= cost {
+            b.tokens -= cost;
             Ok(())
         } else {
-            Err(Duration::from_secs_f64((1.0 - b.tokens) / rate))
+            Err(Duration::from_secs_f64((cost - b.tokens) / rate))
         }
     }
+}
+
+const ATTRIBUTES: [&str; 3] = ["role=", "accounts=", "strategies="];
+
+fn is_attribute(word: &str) -> bool {
+    ATTRIBUTES.iter().any(|a| word.starts_with(a))
+}
+
+type Scopes = (Role, Vec<Pattern>, Vec<Pattern>);
+
+/// A token line's attributes; none at all is the format from before scopes: an operator.
+fn scopes(attributes: &[&str]) -> Result<Scopes, String> {
+    if attributes.is_empty() {
+        return Ok((Role::Operator, Vec::new(), Vec::new()));
+    }
+    let (mut role, mut accounts, mut strategies) = (None, None, None);
+    for a in attributes {
+        let (key, value) = a
+            .split_once('=')
+            .ok_or_else(|| format!("expected key=value, got {a:?}"))?;
+        let list = || -> Result<Vec<Pattern>, String> {
+            let items: Vec<Pattern> = value
+                .split(',')
+                .filter(|v| !v.is_empty())
+                .map(|v| Pattern(v.to_owned()))
+                .collect();
+            if items.is_empty() {
+                return Err(format!("{key}= needs at least one name (or *)"));
+            }
+            Ok(items)
+        };
+        let slot_taken = match key {
+            "role" => role
+                .replace(match value {
+                    "client" => Role::Client,
+                    "operator" => Role::Operator,
+                    other => return Err(format!("role must be client or operator, got {other:?}")),
+                })
+                .is_some(),
+            "accounts" => accounts.replace(list()?).is_some(),
+            "strategies" => strategies.replace(list()?).is_some(),
+            other => {
+                return Err(format!(
+                    "unknown attribute {other:?} (role, accounts, strategies)"
+                ));
+            }
+        };
+        if slot_taken {
+            return Err(format!("{key}= given twice"));
+        }
+    }
+    let role = role.ok_or("role=client or role=operator is required with scopes")?;
+    let (accounts, strategies) = match role {
+        Role::Operator => (accounts.unwrap_or_default(), strategies.unwrap_or_default()),
+        Role::Client => (
+            accounts.ok_or("a client token needs accounts= (names, prefix*, or *)")?,
+            strategies.ok_or("a client token needs strategies= (names, prefix*, or *)")?,
+        ),
+    };
+    Ok((role, accounts, strategies))
 }
 
 fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
@@ -169,18 +388,25 @@ fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
 
 pub async fn require_token(
     State(auth): State<Option<Arc<Auth>>>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let Some(auth) = auth else {
+        request.extensions_mut().insert(Caller::unauthenticated());
         return next.run(request).await;
     };
     if is_open(request.uri().path()) {
         return next.run(request).await;
     }
-    let Some(name) = auth
+    let Some(caller) = auth
         .authenticate(request.headers().get(header::AUTHORIZATION))
-        .map(str::to_owned)
+        .map(|t| Caller {
+            name: t.name.clone(),
+            role: t.role,
+            accounts: t.accounts.clone(),
+            strategies: t.strategies.clone(),
+            auth: Some(auth.clone()),
+        })
     else {
         let mut resp = refuse(
             StatusCode::UNAUTHORIZED,
@@ -191,7 +417,8 @@ pub async fn require_token(
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         return resp;
     };
-    if let Err(wait) = auth.take(&name, Instant::now()) {
+    let name = caller.name.clone();
+    if let Err(wait) = auth.take(&name, 1.0, Instant::now()) {
         let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
         tracing::warn!(token = %name, retry_after = secs, "rate limited");
         let mut resp = refuse(
@@ -204,6 +431,7 @@ pub async fn require_token(
         }
         return resp;
     }
+    request.extensions_mut().insert(caller);
     next.run(request).await
 }
 
@@ -225,21 +453,31 @@ mod tests {
     fn only_a_configured_bearer_token_authenticates() {
         let a = auth(0);
         let h = |s: &str| HeaderValue::from_str(s).expect("header");
+        let name = |v: Option<&str>| {
+            let header = v.map(h);
+            a.authenticate(header.as_ref()).map(|t| t.name.clone())
+        };
         assert_eq!(
-            a.authenticate(Some(&h("Bearer 0123456789abcdef0123"))),
+            name(Some("Bearer 0123456789abcdef0123")).as_deref(),
             Some("torghut")
         );
         assert_eq!(
-            a.authenticate(Some(&h("Bearer fedcba9876543210fedc"))),
+            name(Some("Bearer fedcba9876543210fedc")).as_deref(),
             Some("ops")
         );
-        assert_eq!(
-            a.authenticate(Some(&h("Bearer 0123456789abcdef012"))),
-            None,
-            "a prefix"
-        );
-        assert_eq!(a.authenticate(Some(&h("Basic 0123456789abcdef0123"))), None);
-        assert_eq!(a.authenticate(None), None);
+        assert_eq!(name(Some("Bearer 0123456789abcdef012")), None, "a prefix");
+        assert_eq!(name(Some("Basic 0123456789abcdef0123")), None);
+        assert_eq!(name(None), None);
+        // The scheme is case-insensitive; the token is not.
+        for scheme in ["bearer", "BEARER", "BeArEr"] {
+            assert_eq!(
+                name(Some(&format!("{scheme} 0123456789abcdef0123"))).as_deref(),
+                Some("torghut"),
+                "{scheme}"
+            );
+        }
+        assert_eq!(name(Some("Bearer 0123456789ABCDEF0123")), None);
+        assert_eq!(name(Some("Bearer0123456789abcdef0123")), None);
     }
 
     #[test]
@@ -272,6 +510,37 @@ mod tests {
             assert_eq!(e.var, "TORGHUT_API_TOKENS");
             assert!(e.reason.contains(needle), "{spec}: {e}");
         }
+        for (spec, needle) in [
+            ("t:0123456789abcdef role=admin", "client or operator"),
+            (
+                "t:0123456789abcdef role=client accounts=a",
+                "needs strategies=",
+            ),
+            (
+                "t:0123456789abcdef role=client strategies=s",
+                "needs accounts=",
+            ),
+            (
+                "t:0123456789abcdef accounts=a strategies=s",
+                "role=client or role=operator",
+            ),
+            (
+                "t:0123456789abcdef role=client role=client accounts=a strategies=s",
+                "twice",
+            ),
+            (
+                "t:0123456789abcdef role=client accounts= strategies=s",
+                "at least one",
+            ),
+            (
+                "t:0123456789abcdef role=client accounts=a strategies=s extra",
+                "key=value",
+            ),
+        ] {
+            let e = Auth::parse("TORGHUT_API_TOKENS_FILE", spec, 0).expect_err(spec);
+            assert!(e.reason.contains(needle), "{spec}: {e}");
+            assert!(e.reason.contains("\"t\""), "names the token: {e}");
+        }
         assert!(
             Auth::parse("TORGHUT_API_TOKENS", " \n# none\n", 0)
                 .expect("ok")
@@ -284,17 +553,96 @@ mod tests {
         let a = auth(60);
         let t0 = Instant::now();
         for _ in 0..60 {
-            assert!(a.take("torghut", t0).is_ok());
+            assert!(a.take("torghut", 1.0, t0).is_ok());
         }
-        let wait = a.take("torghut", t0).expect_err("61st in the same instant");
+        let wait = a
+            .take("torghut", 1.0, t0)
+            .expect_err("61st in the same instant");
         assert!(
             wait > Duration::from_millis(900) && wait <= Duration::from_secs(1),
             "{wait:?}"
         );
-        assert!(a.take("ops", t0).is_ok(), "limits are per token");
+        assert!(a.take("ops", 1.0, t0).is_ok(), "limits are per token");
         assert!(
-            a.take("torghut", t0 + Duration::from_secs(1)).is_ok(),
+            a.take("torghut", 1.0, t0 + Duration::from_secs(1)).is_ok(),
             "one a second refills"
         );
+    }
+
+    fn caller(a: &Arc<Auth>, token: &str) -> Caller {
+        let header = HeaderValue::from_str(&format!("Bearer {token}")).expect("header");
+        let t = a.authenticate(Some(&header)).expect("known token");
+        Caller {
+            name: t.name.clone(),
+            role: t.role,
+            accounts: t.accounts.clone(),
+            strategies: t.strategies.clone(),
+            auth: Some(a.clone()),
+        }
+    }
+
+    #[test]
+    fn a_client_token_is_held_to_its_accounts_and_strategies_and_an_operator_is_not() {
+        let a = Auth::parse(
+            "TORGHUT_API_TOKENS_FILE",
+            "# scoped\n\
+             torghut:0123456789abcdef0123 role=client accounts=paper,paper-2 strategies=intraday-v3-*,swing\n\
+             ops:fedcba9876543210fedc role=operator\n\
+             old-a:aaaaaaaaaaaaaaaaaaaa, old-b:bbbbbbbbbbbbbbbbbbbb\n",
+            0,
+        )
+        .expect("valid")
+        .expect("configured");
+        let client = caller(&a, "0123456789abcdef0123");
+        assert_eq!(client.role, Role::Client);
+        assert!(client.may_start("paper", "intraday-v3-momentum-01").is_ok());
+        assert!(client.may_start("paper-2", "swing").is_ok());
+        match client.may_start("live", "swing") {
+            Err(ApiError::Forbidden { field, .. }) => assert_eq!(field, "account_id"),
+            other => panic!("{other:?}"),
+        }
+        match client.may_start("paper", "swing-2") {
+            Err(ApiError::Forbidden { field, .. }) => assert_eq!(field, "strategy_id"),
+            other => panic!("{other:?}"),
+        }
+        assert!(client.may_read("paper", "intraday-v3-x"));
+        assert!(!client.may_read("paper-3", "intraday-v3-x"));
+        assert!(!client.may_read("paper", "intraday-v2-x"));
+        for operator in [
+            caller(&a, "fedcba9876543210fedc"),
+            caller(&a, "aaaaaaaaaaaaaaaaaaaa"),
+            caller(&a, "bbbbbbbbbbbbbbbbbbbb"),
+        ] {
+            assert_eq!(operator.role, Role::Operator, "{}", operator.name);
+            assert!(operator.may_read("anything", "at-all"));
+            assert!(operator.may_start("live", "x").is_ok());
+        }
+        assert_eq!(a.unscoped(), ["old-a", "old-b"]);
+    }
+
+    #[test]
+    fn a_call_that_starts_many_runs_pays_a_unit_for_each() {
+        let a = Auth::parse(
+            "TORGHUT_API_TOKENS",
+            "t:0123456789abcdef0123 role=client accounts=* strategies=*",
+            10,
+        )
+        .expect("valid")
+        .expect("configured");
+        let c = caller(&a, "0123456789abcdef0123");
+        // The request itself took one unit in the middleware; a call starting 5 runs takes 4 more.
+        assert!(a.take("t", 1.0, Instant::now()).is_ok());
+        assert!(c.charge(4).is_ok());
+        assert!(a.take("t", 1.0, Instant::now()).is_ok());
+        match c.charge(5) {
+            Err(ApiError::RateLimited(_, wait)) => assert!(wait > Duration::ZERO),
+            other => panic!("only 4 units were left: {other:?}"),
+        }
+        match c.charge(10) {
+            Err(ApiError::RateLimited(message, _)) => {
+                assert!(message.contains("split"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

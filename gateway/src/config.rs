@@ -26,6 +26,8 @@ pub struct GatewayConfig {
     pub market_context_probe_symbol: String,
     /// How long a merged market context is reused for the same symbol and as-of.
     pub market_context_cache: Duration,
+    /// Header-read and idle timeouts and the connection caps (`connections.rs`).
+    pub connections: crate::connections::Limits,
     /// Bearer tokens and their rate limit; `None`: authentication off.
     pub auth: Option<std::sync::Arc<crate::auth::Auth>>,
     /// The market-context routes answer without a token (`open_reads`); off by default.
@@ -147,6 +149,36 @@ impl GatewayConfig {
             sse_retry: Duration::from_secs(2),
             policy,
             market_context_probe_symbol: probe_symbol(var)?,
+            connections: crate::connections::Limits {
+                header_read_timeout: Duration::from_secs(u64::from(bounded(
+                    var,
+                    "TORGHUT_GATEWAY_HEADER_READ_TIMEOUT_SECONDS",
+                    10,
+                    1,
+                    300,
+                )?)),
+                idle_timeout: Duration::from_secs(u64::from(bounded(
+                    var,
+                    "TORGHUT_GATEWAY_IDLE_TIMEOUT_SECONDS",
+                    60,
+                    20,
+                    3600,
+                )?)),
+                max_connections: bounded(
+                    var,
+                    "TORGHUT_GATEWAY_MAX_CONNECTIONS",
+                    8192,
+                    16,
+                    1_000_000,
+                )? as usize,
+                max_per_peer: bounded(
+                    var,
+                    "TORGHUT_GATEWAY_MAX_CONNECTIONS_PER_PEER",
+                    4096,
+                    1,
+                    1_000_000,
+                )? as usize,
+            },
             auth: auth(var)?,
             market_context_public: flag(var, "TORGHUT_MARKET_CONTEXT_PUBLIC", false)?,
             shutdown_delay: Duration::from_secs(u64::from(bounded(
@@ -250,6 +282,22 @@ mod tests {
                 "TORGHUT_GATEWAY_SHUTDOWN_DELAY_SECONDS",
                 c.shutdown_delay.as_secs().to_string(),
             ),
+            (
+                "TORGHUT_GATEWAY_HEADER_READ_TIMEOUT_SECONDS",
+                c.connections.header_read_timeout.as_secs().to_string(),
+            ),
+            (
+                "TORGHUT_GATEWAY_IDLE_TIMEOUT_SECONDS",
+                c.connections.idle_timeout.as_secs().to_string(),
+            ),
+            (
+                "TORGHUT_GATEWAY_MAX_CONNECTIONS",
+                c.connections.max_connections.to_string(),
+            ),
+            (
+                "TORGHUT_GATEWAY_MAX_CONNECTIONS_PER_PEER",
+                c.connections.max_per_peer.to_string(),
+            ),
         ];
         for key in read_by(Binary::Gateway) {
             let DefaultValue::Value(default) = key.default else {
@@ -283,6 +331,8 @@ mod tests {
             ("TORGHUT_SSE_HEARTBEAT_SECONDS", "99"),
             ("TORGHUT_MIN_CONTEXT_QUALITY", "2"),
             ("TORGHUT_RATE_LIMIT_PER_MINUTE", "-1"),
+            ("TORGHUT_GATEWAY_IDLE_TIMEOUT_SECONDS", "10"),
+            ("TORGHUT_GATEWAY_MAX_CONNECTIONS", "0"),
             ("TEMPORAL_TLS", "maybe"),
             ("TORGHUT_MARKET_CONTEXT_PUBLIC", "yes"),
             ("TORGHUT_GATEWAY_SHUTDOWN_DELAY_SECONDS", "121"),

@@ -30,6 +30,16 @@ pub enum ApiError {
         "request_id {request_id} is already used by a different request; only trigger.event_ts may change on a retry"
     )]
     Conflict { request_id: String, run_id: String },
+    /// A `/triggers` signal whose account and key already decided with a different portfolio
+    /// or policy.
+    #[error(
+        "signal {dedupe_key} was already decided by {run_id} with a different portfolio or policy; send the same one, or a new signal"
+    )]
+    SignalConflict {
+        field: String,
+        dedupe_key: String,
+        run_id: String,
+    },
     #[error("run {run_id} already finished ({status}); nothing to cancel")]
     AlreadyFinished {
         run_id: String,
@@ -37,6 +47,28 @@ pub enum ApiError {
     },
     #[error("no decision run {0}")]
     NotFound(String),
+    /// A body that is not declared as JSON: without this, a plain HTML form or a `text/plain`
+    /// fetch from any web page could start a run without a CORS preflight.
+    #[error("Content-Type must be application/json, got {0:?}")]
+    UnsupportedMediaType(String),
+    /// The caller's token does not cover this account or strategy.
+    #[error("token {token:?} may not use {field} {value:?}")]
+    Forbidden {
+        token: String,
+        field: &'static str,
+        value: String,
+    },
+    /// A `/triggers` call needs more rate-limit units than the token has now.
+    #[error("{0}")]
+    RateLimited(String, std::time::Duration),
+    /// A request the router or an extractor refused before any handler ran (a bad path, an
+    /// unknown method): any such text answer becomes this envelope (`json_errors`).
+    #[error("{message}")]
+    Refused {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
     #[error("temporal is unavailable: {0}")]
     Unavailable(String),
 }
@@ -92,7 +124,18 @@ impl ApiError {
                 "request_id_conflict",
                 Some("request_id"),
             ),
+            ApiError::SignalConflict { field, .. } => {
+                (StatusCode::CONFLICT, "request_id_conflict", Some(field))
+            }
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None),
+            ApiError::UnsupportedMediaType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                Some("Content-Type"),
+            ),
+            ApiError::Forbidden { field, .. } => (StatusCode::FORBIDDEN, "forbidden", Some(field)),
+            ApiError::RateLimited(..) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", None),
+            ApiError::Refused { status, code, .. } => (*status, code, None),
             ApiError::AlreadyFinished { .. } => (StatusCode::CONFLICT, "run_finished", None),
             ApiError::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -116,12 +159,79 @@ impl IntoResponse for ApiError {
         if let ApiError::BadQuery { reason, .. } = &self {
             body["error"]["reason"] = json!(reason);
         }
-        if let ApiError::Conflict { run_id, .. } = &self {
+        if let ApiError::Conflict { run_id, .. } | ApiError::SignalConflict { run_id, .. } = &self {
             body["error"]["run_id"] = json!(run_id);
         }
         if status.is_server_error() {
             tracing::warn!(error = %self, "request failed");
         }
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let ApiError::RateLimited(_, wait) = &self {
+            let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+            if let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string()) {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, v);
+            }
+        }
+        response
     }
+}
+
+/// The error code of a status the router or an extractor answered with.
+fn code_of(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        StatusCode::UNPROCESSABLE_ENTITY => "invalid_field",
+        s if s.is_server_error() => "internal",
+        _ => "bad_request",
+    }
+}
+
+/// Every error answer is the JSON envelope: a refusal made outside our handlers (axum's path,
+/// query and method rejections, an unknown route: `text/plain` or empty) is rewritten into it,
+/// keeping its status and its text as the message.
+pub async fn json_errors(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 16 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("request refused")
+            .to_owned()
+    } else {
+        text
+    };
+    let mut rewritten = ApiError::Refused {
+        status,
+        code: code_of(status),
+        message,
+    }
+    .into_response();
+    // Keep what the refusal said beyond its body (`Allow` on a 405, for one).
+    for (name, value) in &parts.headers {
+        if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            rewritten.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    rewritten
 }

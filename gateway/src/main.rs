@@ -2,12 +2,14 @@
 
 mod auth;
 mod config;
+mod connections;
 mod context_cache;
 mod error;
 mod exposure;
 mod hub;
 mod metrics;
 mod open_reads;
+mod query;
 mod request_trace;
 mod routes;
 mod runs;
@@ -143,6 +145,23 @@ async fn serve(
             "TORGHUT_MARKET_CONTEXT_PUBLIC: the market-context routes answer without a token"
         );
     }
+    if let Some(auth) = &state.config.auth {
+        let unscoped = auth.unscoped();
+        if !unscoped.is_empty() {
+            tracing::warn!(
+                tokens = ?unscoped,
+                "tokens without role= or scopes are operators (read and cancel every run); give client tokens role=client accounts= strategies="
+            );
+        }
+    }
+    let limits = state.config.connections;
+    let fd_limit = connections::check_fd_limit(&limits).map_err(|e| anyhow!(e))?;
+    tracing::info!(
+        fd_limit,
+        max_connections = limits.max_connections,
+        max_per_peer = limits.max_per_peer,
+        "connection bounds"
+    );
     let auth = (
         state.config.auth.clone(),
         state.config.market_context_public,
@@ -153,28 +172,27 @@ async fn serve(
             auth,
             open_reads::authenticate,
         ))
+        // Every refusal in the JSON envelope, a 401 or an unknown route included.
+        .layer(axum::middleware::from_fn(error::json_errors))
         .layer(axum::middleware::from_fn_with_state(
             metrics,
             metrics::count_requests,
         ));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            torghut_connect::stop_signal().await;
-            // Readiness fails first, while everything is still served, so a probing load
-            // balancer stops sending new requests before this gateway stops accepting them.
-            start_draining.send_replace(true);
-            if !shutdown_delay.is_zero() {
-                tracing::info!(
-                    delay_seconds = shutdown_delay.as_secs(),
-                    "stop signal: /readyz fails now; still serving until the delay ends"
-                );
-                tokio::time::sleep(shutdown_delay).await;
-            }
+    connections::serve(listener, app, limits, async move {
+        torghut_connect::stop_signal().await;
+        // Readiness fails first, while everything is still served, so a probing load
+        // balancer stops sending new requests before this gateway stops accepting them.
+        start_draining.send_replace(true);
+        if !shutdown_delay.is_zero() {
             tracing::info!(
-                "shutting down: ending streams with a reconnect hint, draining requests"
+                delay_seconds = shutdown_delay.as_secs(),
+                "stop signal: /readyz fails now; still serving until the delay ends"
             );
-            shutting_down.send_replace(true);
-        })
-        .await?;
+            tokio::time::sleep(shutdown_delay).await;
+        }
+        tracing::info!("shutting down: ending streams with a reconnect hint, draining requests");
+        shutting_down.send_replace(true);
+    })
+    .await?;
     Ok(())
 }

@@ -10,9 +10,11 @@ use crate::error::ApiError;
 use crate::metrics::{GatewayMetrics, StartResult};
 use std::sync::Arc;
 use std::time::Duration;
+use temporalio_client::errors::WorkflowInteractionError;
 use temporalio_client::{
-    Client, WorkflowDescribeOptions, WorkflowExecutionStatus, WorkflowIdConflictPolicy,
-    WorkflowIdReusePolicy, WorkflowStartOptions, errors::WorkflowStartError,
+    Client, WorkflowDescribeOptions, WorkflowExecutionDescription, WorkflowExecutionStatus,
+    WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowStartOptions,
+    errors::WorkflowStartError,
 };
 use temporalio_common::MemoValues;
 use torghut_policy::analysis::PolicyConfig;
@@ -25,6 +27,13 @@ use torghut_workflows::{DecisionWorkflow, workflow_id};
 
 const MEMO_FINGERPRINT: &str = "request_fingerprint";
 const MEMO_START_TOKEN: &str = "start_token";
+/// Whose run it is, for token scopes: runs started before scopes lack it (account `default`).
+const MEMO_ACCOUNT: &str = "account_id";
+const MEMO_STRATEGY: &str = "strategy_id";
+/// Longest a read waits for Temporal to describe a run before answering 503: reads never hang.
+pub const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A workflow task scheduled this long ago and not picked up means no worker polls the queue.
+const NO_WORKER_AFTER: Duration = Duration::from_secs(5);
 /// Slack beyond the in-workflow deadline before Temporal's execution timeout, the backstop.
 const EXECUTION_TIMEOUT_SLACK: Duration = Duration::from_secs(120);
 
@@ -84,7 +93,8 @@ impl Runs {
         memo.insert("request_id", request.request_id.clone());
         memo.insert("trigger_type", request.trigger.kind.clone());
         memo.insert("symbol", request.symbol.to_string());
-        memo.insert("strategy_id", request.strategy_id.clone());
+        memo.insert(MEMO_STRATEGY, request.strategy_id.clone());
+        memo.insert(MEMO_ACCOUNT, request.account_id.clone());
         memo.insert("deadline_seconds", request.deadline_seconds);
         let options = WorkflowStartOptions::new(self.task_queue.clone(), workflow_id.clone())
             .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
@@ -144,6 +154,34 @@ impl Runs {
         })
     }
 
+    /// Describes a run, waiting at most [`DESCRIBE_TIMEOUT`]: 404 when it does not exist,
+    /// 503 when Temporal does not answer. Served by the Temporal server alone, so it answers
+    /// whether or not a worker is up.
+    pub async fn describe(
+        &self,
+        workflow_id: &str,
+    ) -> Result<WorkflowExecutionDescription, ApiError> {
+        let handle = self
+            .client
+            .get_workflow_handle::<DecisionWorkflow>(workflow_id.to_owned());
+        match tokio::time::timeout(
+            DESCRIBE_TIMEOUT,
+            handle.describe(WorkflowDescribeOptions::default()),
+        )
+        .await
+        {
+            Ok(Ok(d)) => Ok(d),
+            Ok(Err(WorkflowInteractionError::NotFound(_))) => {
+                Err(ApiError::NotFound(workflow_id.to_owned()))
+            }
+            Ok(Err(e)) => Err(ApiError::Unavailable(e.to_string())),
+            Err(_) => Err(ApiError::Unavailable(format!(
+                "no answer to a describe of {workflow_id} within {} s",
+                DESCRIBE_TIMEOUT.as_secs()
+            ))),
+        }
+    }
+
     /// Whether Temporal answers at all: a describe of an id that never exists must come back
     /// as "not found" from the server.
     pub async fn ping(&self) -> Result<(), ApiError> {
@@ -155,6 +193,41 @@ impl Runs {
             Err(e) => Err(ApiError::Unavailable(e.to_string())),
         }
     }
+}
+
+/// The account and strategy a run belongs to, from its start memo.
+pub fn scope_of(description: &WorkflowExecutionDescription) -> (String, String) {
+    let memo = description.memo();
+    let get = |key: &str| memo.get::<String>(key).ok().flatten();
+    (
+        get(MEMO_ACCOUNT).unwrap_or_else(|| "default".to_owned()),
+        get(MEMO_STRATEGY).unwrap_or_default(),
+    )
+}
+
+/// A running run whose workflow task has waited [`NO_WORKER_AFTER`] without a worker taking
+/// it: no worker polls the task queue, and the run makes no progress until one does.
+pub fn waiting_for_worker(description: &WorkflowExecutionDescription) -> bool {
+    if description.status() != WorkflowExecutionStatus::Running {
+        return false;
+    }
+    let Some(task) = description.raw_description.pending_workflow_task.as_ref() else {
+        return false;
+    };
+    let scheduled_not_started = task.state
+        == temporalio_common::protos::temporal::api::enums::v1::PendingWorkflowTaskState::Scheduled
+            as i32;
+    let since = task
+        .original_scheduled_time
+        .as_ref()
+        .or(task.scheduled_time.as_ref())
+        .map(|t| t.seconds);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    scheduled_not_started
+        && since.is_some_and(|s| now.saturating_sub(s) >= NO_WORKER_AFTER.as_secs() as i64)
 }
 
 /// Temporal's status as the API names it.

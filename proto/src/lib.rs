@@ -15,6 +15,7 @@ pub mod v1 {
 pub mod event;
 pub mod fingerprint;
 mod lenient;
+pub use lenient::opt_whole_u32;
 pub mod model;
 pub mod trace;
 

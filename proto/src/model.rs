@@ -238,7 +238,11 @@ pub fn parse_request(body: &[u8]) -> Result<(v1::DecisionRequest, ValidatedReque
     if !value.is_object() {
         return Err(FieldError::new("$", "expected a JSON object"));
     }
-    let wire: v1::DecisionRequest = serde_path_to_error::deserialize(value).map_err(shape_error)?;
+    // The shape is read from the text again, not from `value`: a decimal sent as a JSON number
+    // then keeps its exact digits (`lenient`), where `value` holds it as an `f64`.
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let wire: v1::DecisionRequest =
+        serde_path_to_error::deserialize(&mut de).map_err(shape_error)?;
     let validated = validate(&wire)?;
     Ok((wire, validated))
 }
@@ -278,14 +282,109 @@ fn required<'a, T>(value: &'a Option<T>, path: &str) -> Result<&'a T, FieldError
         .ok_or_else(|| FieldError::new(path, "required object is missing or null"))
 }
 
+/// Largest magnitude of any decimal in a request: fewer than 15 digits before the point.
+/// Money, quantities and features of real portfolios are far below it, and it keeps every
+/// product the policy forms (notional = quantity x price, equity x fraction) inside `Decimal`'s
+/// 28 digits, so arithmetic on a validated request cannot overflow.
+pub const MAX_INTEGER_DIGITS: usize = 15;
+/// Most digits after the point a decimal may carry (trailing zeros aside). With
+/// [`MAX_INTEGER_DIGITS`] every accepted value has at most 27 significant digits, which
+/// `Decimal` holds exactly: nothing is ever rounded on the way in.
+pub const MAX_FRACTION_DIGITS: usize = 12;
+/// The grammar a decimal must follow, for error messages (also the OpenAPI `pattern`).
+pub const DECIMAL_GRAMMAR: &str = "an optional '-', digits, optionally '.' and digits, optionally an exponent (e.g. \"100.50\", \"-3\", \"1.5e3\")";
+
+/// A decimal in the strict JSON-number grammar (`-?d+(.d+)?([eE][+-]?d+)?`; no `+`, no `_`, no
+/// `NaN`), within [`MAX_INTEGER_DIGITS`] and [`MAX_FRACTION_DIGITS`], read exactly.
 fn decimal(raw: &str, path: &str) -> Result<Decimal, FieldError> {
     let trimmed = raw.trim();
     if trimmed.is_empty() {
         return Err(FieldError::new(path, "expected a decimal string, got \"\""));
     }
-    Decimal::from_str(trimmed)
-        .or_else(|_| Decimal::from_scientific(trimmed))
-        .map_err(|_| FieldError::new(path, format!("expected a decimal string, got {raw:?}")))
+    let bad = || {
+        FieldError::new(
+            path,
+            format!("expected a decimal string ({DECIMAL_GRAMMAR}), got {raw:?}"),
+        )
+    };
+    let (negative, unsigned) = match trimmed.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, trimmed),
+    };
+    let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+        Some((m, e)) => (m, Some(e)),
+        None => (unsigned, None),
+    };
+    let (int_part, frac_part) = match mantissa.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (mantissa, ""),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(int_part) || (mantissa.contains('.') && !digits(frac_part)) {
+        return Err(bad());
+    }
+    let exponent: i64 = match exponent {
+        None => 0,
+        Some(e) => {
+            let unsigned_e = e.strip_prefix(['+', '-']).unwrap_or(e);
+            // Four digits of exponent already reach far past any bound below.
+            if !digits(unsigned_e) || unsigned_e.len() > 4 {
+                return Err(bad());
+            }
+            e.parse().map_err(|_| bad())?
+        }
+    };
+    // All the significant digits, and where the point goes in them.
+    let all: String = format!("{int_part}{frac_part}");
+    let point = int_part.len() as i64 + exponent;
+    let first = all.bytes().position(|b| b != b'0');
+    let last = all.bytes().rposition(|b| b != b'0');
+    let (Some(first), Some(last)) = (first, last) else {
+        return Ok(Decimal::ZERO);
+    };
+    let (first, last) = (first as i64, last as i64);
+    let integer_digits = (point - first).max(0);
+    let fraction_digits = (last + 1 - point).max(0);
+    if integer_digits > MAX_INTEGER_DIGITS as i64 {
+        return Err(FieldError::new(
+            path,
+            format!(
+                "{raw:?} is out of range: at most {MAX_INTEGER_DIGITS} digits before the point (|value| < 1e{MAX_INTEGER_DIGITS})"
+            ),
+        ));
+    }
+    if fraction_digits > MAX_FRACTION_DIGITS as i64 {
+        return Err(FieldError::new(
+            path,
+            format!(
+                "{raw:?} has more than {MAX_FRACTION_DIGITS} digits after the point; it would have to be rounded"
+            ),
+        ));
+    }
+    // Rebuild the value as plain digits with the point placed: at most 27 significant digits.
+    let significant = &all[first as usize..=last as usize];
+    let lead_zeros = (first - point).max(0) as usize;
+    let trail_zeros = (point - last - 1).max(0) as usize;
+    let plain = format!(
+        "{}{significant}{}",
+        "0".repeat(lead_zeros),
+        "0".repeat(trail_zeros)
+    );
+    let int_len = (point - first + lead_zeros as i64).max(0) as usize;
+    let text = if int_len >= plain.len() {
+        plain
+    } else {
+        let (i, f) = plain.split_at(int_len);
+        format!("{}.{f}", if i.is_empty() { "0" } else { i })
+    };
+    let value = Decimal::from_str(&text).map_err(|_| bad())?;
+    Ok(if negative { -value } else { value })
+}
+
+/// A decimal's value as canonical text (`"10.0"`, `10` and `"1e1"` are all `10`), for the
+/// fingerprint; text that is not a valid decimal is kept as it is (validation refuses it anyway).
+pub fn canonical_decimal(raw: &str) -> String {
+    decimal(raw, "$").map_or_else(|_| raw.to_owned(), |d| d.normalize().to_string())
 }
 
 fn money(raw: &str, path: &str) -> Result<NonNegative, FieldError> {
@@ -303,10 +402,24 @@ fn non_empty(raw: &str, path: &str) -> Result<String, FieldError> {
     if trimmed.is_empty() {
         return Err(FieldError::new(path, "must not be empty"));
     }
-    if trimmed.len() > 200 {
+    // Characters, as the OpenAPI `maxLength` counts them.
+    if trimmed.chars().count() > 200 {
         return Err(FieldError::new(path, "longer than 200 characters"));
     }
+    no_control(trimmed, path)?;
     Ok(trimmed.to_owned())
+}
+
+/// Identifiers and labels end up in Temporal summaries, search attributes and log lines, where
+/// a NUL, CR or LF would forge or break a line: control characters are refused, not escaped.
+fn no_control(raw: &str, path: &str) -> Result<(), FieldError> {
+    match raw.chars().find(|c| c.is_control()) {
+        None => Ok(()),
+        Some(c) => Err(FieldError::new(
+            path,
+            format!("contains the control character {c:?}; control characters are not allowed"),
+        )),
+    }
 }
 
 fn symbol(raw: &str, path: &str) -> Result<Symbol, FieldError> {
@@ -357,11 +470,13 @@ pub fn validate(wire: &v1::DecisionRequest) -> Result<ValidatedRequest, FieldErr
     let event_ts = timestamp(&trig.event_ts, "trigger.event_ts")?;
     let mut features = BTreeMap::new();
     for (name, raw) in &trig.features {
+        no_control(name, "trigger.features")?;
         features.insert(
             name.clone(),
             decimal(raw, &format!("trigger.features.{name}"))?,
         );
     }
+    no_control(&trig.source, "trigger.source")?;
     let trigger = Trigger {
         kind,
         event_ts,

@@ -1,0 +1,82 @@
+//! The OpenAPI document matches behaviour: schemathesis (PyPI, pinned and installed by
+//! `scripts/install-deps.sh` into its own virtualenv) generates requests from the live gateway's
+//! `/openapi.json` and runs all of its checks against the answers (status codes, content types,
+//! response schemas, headers, server errors, negative data refused). Bounded by
+//! `--max-examples`, so it takes a couple of minutes at most.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+use torghut_integration_tests::{Stack, stack_in};
+
+/// Examples per operation: enough to find what the adversarial run found, few enough to stay
+/// within about two minutes on a 2-core machine.
+const MAX_EXAMPLES: &str = "25";
+
+/// With authentication on, as deployed, so the document's security is checked too.
+const TOKEN: &str = "tok-schemathesis-5e6f7a8b9c";
+
+fn stack() -> &'static Stack {
+    static STACK: OnceLock<Stack> = OnceLock::new();
+    stack_in(
+        &STACK,
+        &[
+            (
+                "TORGHUT_API_TOKENS",
+                "schemathesis:tok-schemathesis-5e6f7a8b9c role=operator",
+            ),
+            ("TORGHUT_RATE_LIMIT_PER_MINUTE", "0"),
+        ],
+    )
+}
+
+fn schemathesis() -> PathBuf {
+    // Where scripts/install-deps.sh puts it.
+    let venv = std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".cache/torghut-decision-engine/schemathesis"))
+        .expect("HOME is set");
+    let st = venv.join("bin/st");
+    assert!(
+        st.exists(),
+        "{} is missing: run scripts/install-deps.sh (it installs schemathesis)",
+        st.display()
+    );
+    st
+}
+
+/// Not yet in the suite. With `gateway/openapi.json` brought in line (bounded decimals, labels,
+/// nullable optionals, the SSE frame, the 400/403/409/415/422 answers) what remains is: a
+/// position in another symbol than the request's is refused though the schema cannot say so;
+/// the market-context routes (issue 16's); and two internal errors of schemathesis itself
+/// (`SystemError: AST constructor recursion depth mismatch` under Python 3.11.7).
+/// `cargo test --test openapi_conformance -- --ignored` runs it (about 90 s).
+#[test]
+#[ignore = "issue 17 point 7: four mismatches and two schemathesis errors remain"]
+fn the_live_gateway_conforms_to_its_openapi_document() {
+    let stack = stack();
+    let report = stack.log_dir.join("schemathesis");
+    let out = Command::new(schemathesis())
+        .args(["run", &stack.url("/openapi.json")])
+        .args(["--url", &stack.gateway_url])
+        .args(["--header", &format!("Authorization: Bearer {TOKEN}")])
+        .args(["--checks", "all"])
+        .args(["--max-examples", MAX_EXAMPLES])
+        .args(["--seed", "17"])
+        .args(["--request-timeout", "30"])
+        .args(["--workers", "2"])
+        .arg("--report-dir")
+        .arg(&report)
+        .env("NO_COLOR", "1")
+        .env("SCHEMATHESIS_HOOKS", "")
+        .output()
+        .expect("schemathesis runs");
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "schemathesis found mismatches between gateway/openapi.json and the gateway:\n{text}"
+    );
+}
