@@ -167,6 +167,10 @@ enum Command {
         /// Override the |score| needed to trade.
         #[arg(long)]
         min_abs_score: Option<String>,
+        /// Replay without a calibration: the policy before confidence was calibrated, which
+        /// recorded decisions older than it were made under.
+        #[arg(long)]
+        uncalibrated: bool,
     },
     /// The intraday loop: its schedule, its kill switch, and day replays.
     #[command(subcommand, name = "loop")]
@@ -396,8 +400,13 @@ async fn main() -> Result<()> {
             out,
             min_context_quality,
             min_abs_score,
+            uncalibrated,
         } => {
-            let mut policy = PolicyConfig::default();
+            let mut policy = if *uncalibrated {
+                PolicyConfig::uncalibrated()
+            } else {
+                PolicyConfig::default()
+            };
             if let Some(q) = decimal_arg("--min-context-quality", min_context_quality)? {
                 policy.min_context_quality = q;
             }

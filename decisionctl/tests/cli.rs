@@ -46,9 +46,22 @@ fn help_reads_like_a_man_page() {
 
 #[test]
 fn replaying_the_sample_under_the_same_policy_changes_nothing() {
-    let (ok, out, err) = ctl(&["replay", SAMPLE]);
+    // The sample was recorded by the engine before calibration.
+    let (ok, out, err) = ctl(&["replay", SAMPLE, "--uncalibrated"]);
     assert!(ok, "{err}");
     assert!(out.contains("| 92 | 92 | 0 | 0 | 0 | 0 | 0 | 0 |"), "{out}");
+}
+
+#[test]
+fn the_calibrated_policy_turns_the_samples_losing_trades_into_holds() {
+    let (ok, out, err) = ctl(&["replay", SAMPLE]);
+    assert!(ok, "{err}");
+    assert!(out.contains("calibration cal-"), "{out}");
+    assert!(out.contains("buy -> hold: 46"), "{out}");
+    assert!(
+        !out.contains("hold -> buy") && !out.contains("hold -> sell"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -57,6 +70,7 @@ fn a_stricter_quality_gate_only_ever_shrinks_sizes() {
     let (ok, _, err) = ctl(&[
         "replay",
         SAMPLE,
+        "--uncalibrated",
         "--min-context-quality",
         "0.62",
         "-o",

@@ -130,7 +130,10 @@ pub fn lines(title: &str, xlabel: &str, ylabel: &str, series: &[(String, Vec<f64
 
 /// Realised hit rate against mean confidence per bucket (point area by trades), with the
 /// diagonal a calibrated forecast lies on.
-pub fn calibration(title: &str, series: &[(String, Vec<(f64, f64, usize)>)]) -> String {
+/// One calibration bucket: mean confidence, realised hit rate, trades.
+pub type CalibrationPoint = (f64, f64, usize);
+
+pub fn calibration(title: &str, series: &[(String, Vec<CalibrationPoint>)]) -> String {
     let mut svg = String::new();
     frame(
         &mut svg,

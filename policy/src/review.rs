@@ -154,11 +154,19 @@ impl Report {
         let mut out = String::new();
         out.push_str("# Historical-decision replay\n\n");
         out.push_str(&format!(
-            "Policy: min_context_quality {}, critical domains {:?}, min |score| {}. Skill outputs are \
-             the recorded ones; the exposure ledger is not replayed (no remaining-budget cap).\n\n",
+            "Policy: min_context_quality {}, critical domains {:?}, min |score| {}, calibration {}. Skill \
+             outputs are the recorded ones; the exposure ledger is not replayed (no remaining-budget cap).\n\n",
             policy.min_context_quality.normalize(),
-            policy.critical_domains,
-            policy.min_abs_score.normalize()
+            policy
+                .critical_domains
+                .iter()
+                .map(|d| d.as_str())
+                .collect::<Vec<_>>(),
+            policy.min_abs_score.normalize(),
+            policy
+                .calibration
+                .as_ref()
+                .map_or("none (uncalibrated)", |c| c.version.as_str())
         ));
         out.push_str(&format!(
             "| decisions | unchanged | changed | action changes | qty changes | confidence changes | flag changes | invalid |\n\
