@@ -2,7 +2,6 @@
 //! and the `--through-engine` check against a running stack.
 
 use anyhow::{Context, Result, anyhow, bail};
-use futures::StreamExt;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use torghut_activities::context::Providers;
@@ -222,34 +221,20 @@ async fn through_engine(
 
 /// The intent of the stream's `decision.final`.
 async fn final_intent(resp: reqwest::Response) -> Result<DecisionIntent> {
-    let mut body = resp.bytes_stream();
-    let (mut buf, mut event) = (String::new(), String::new());
-    while let Some(chunk) = body.next().await {
-        buf.push_str(&String::from_utf8_lossy(
-            &chunk.context("reading the stream")?,
-        ));
-        while let Some(end) = buf.find('\n') {
-            let line: String = buf.drain(..=end).collect();
-            let line = line.trim_end();
-            if let Some(e) = line.strip_prefix("event: ") {
-                event = e.to_owned();
-            } else if let Some(d) = line.strip_prefix("data: ") {
-                match event.as_str() {
-                    "decision.final" => {
-                        let v: serde_json::Value = serde_json::from_str(d)?;
-                        let intent = v
-                            .pointer("/payload/intent")
-                            .cloned()
-                            .ok_or_else(|| anyhow!("decision.final without an intent: {d}"))?;
-                        return Ok(serde_json::from_value(intent)?);
-                    }
-                    "decision.error" => bail!("the engine answered decision.error: {d}"),
-                    _ => {}
-                }
-            }
+    let intent = crate::read_events(resp, |event, data| match event {
+        "decision.final" => {
+            let v: serde_json::Value = serde_json::from_str(data)?;
+            let intent = v
+                .pointer("/payload/intent")
+                .cloned()
+                .ok_or_else(|| anyhow!("decision.final without an intent: {data}"))?;
+            Ok(Some(serde_json::from_value(intent)?))
         }
-    }
-    bail!("the stream ended without a final event")
+        "decision.error" => bail!("the engine answered decision.error: {data}"),
+        _ => Ok(None),
+    })
+    .await?;
+    intent.ok_or_else(|| anyhow!("the stream ended without a final event"))
 }
 
 pub fn default_out() -> PathBuf {

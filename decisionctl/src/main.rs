@@ -234,11 +234,14 @@ async fn check(resp: reqwest::Response) -> Result<reqwest::Response> {
     bail!("gateway answered {status}: {body}")
 }
 
-/// Prints SSE events as JSON lines; returns an error if the stream ends without a final.
-async fn print_events(resp: reqwest::Response) -> Result<()> {
+/// Reads an SSE response and hands each frame's `(event, data)` to `on_event`, until it answers
+/// `Some` or the stream ends (`None`).
+pub(crate) async fn read_events<T>(
+    resp: reqwest::Response,
+    mut on_event: impl FnMut(&str, &str) -> Result<Option<T>>,
+) -> Result<Option<T>> {
     let mut body = resp.bytes_stream();
-    let (mut buf, mut event, mut terminal) = (String::new(), String::new(), None::<String>);
-    let stdout = std::io::stdout();
+    let (mut buf, mut event) = (String::new(), String::new());
     while let Some(chunk) = body.next().await {
         buf.push_str(&String::from_utf8_lossy(
             &chunk.context("reading the stream")?,
@@ -248,14 +251,24 @@ async fn print_events(resp: reqwest::Response) -> Result<()> {
             let line = line.trim_end();
             if let Some(e) = line.strip_prefix("event: ") {
                 event = e.to_owned();
-            } else if let Some(d) = line.strip_prefix("data: ") {
-                writeln!(stdout.lock(), "{d}")?;
-                if event == "decision.final" || event == "decision.error" {
-                    terminal = Some(event.clone());
-                }
+            } else if let Some(d) = line.strip_prefix("data: ")
+                && let Some(done) = on_event(&event, d)?
+            {
+                return Ok(Some(done));
             }
         }
     }
+    Ok(None)
+}
+
+/// Prints SSE events as JSON lines; returns an error if the stream ends without a final.
+async fn print_events(resp: reqwest::Response) -> Result<()> {
+    let stdout = std::io::stdout();
+    let terminal = read_events(resp, |event, data| {
+        writeln!(stdout.lock(), "{data}")?;
+        Ok((event == "decision.final" || event == "decision.error").then(|| event.to_owned()))
+    })
+    .await?;
     match terminal.as_deref() {
         Some("decision.final") => Ok(()),
         Some(_) => bail!("the decision ended with decision.error"),

@@ -104,32 +104,14 @@ pub fn decide(
     let technicals = outputs
         .iter()
         .find(|o| o.domain == skills::TECHNICALS_REGIME);
-    let payload_str = |key: &str| technicals.and_then(|t| t.payload.get(key).cloned());
     let workflow_id = torghut_workflows::workflow_id(&request.request_id);
     let (sizing, _) = size_request(
-        &SizingInput {
-            request: request.clone(),
-            analysis: analysis.clone(),
-            reference_price: payload_str("last_price"),
-            realized_vol: payload_str("realized_vol_annual"),
-            workflow_id: workflow_id.clone(),
-            traceparent: None,
-        },
+        &SizingInput::for_decision(request, &analysis, technicals, &workflow_id, None),
         None,
     )
     .map_err(|e| EvalError::Request(e.to_string()))?;
     let routed = execution_routing(
-        &RoutingInput {
-            request: request.clone(),
-            action: sizing.action.as_str().to_owned(),
-            qty: sizing.qty.clone(),
-            reference_price: payload_str("last_price"),
-            bid: payload_str("bid"),
-            ask: payload_str("ask"),
-            spread_bps: payload_str("spread_bps"),
-            realized_vol: payload_str("realized_vol_annual"),
-            traceparent: None,
-        },
+        &RoutingInput::for_decision(request, &sizing, technicals, None),
         routing.policy,
         &ConfiguredHealth(routing.health),
     )

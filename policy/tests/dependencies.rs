@@ -6,11 +6,24 @@ use std::process::Command;
 #[test]
 fn the_policy_depends_on_neither_temporal_nor_any_io_crate_of_ours() {
     let out = Command::new(env!("CARGO"))
-        .args(["tree", "-p", "torghut-policy", "-e", "normal", "--prefix", "none", "--offline"])
+        .args([
+            "tree",
+            "-p",
+            "torghut-policy",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "--offline",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo tree runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let tree = String::from_utf8_lossy(&out.stdout);
     assert!(tree.contains("torghut-proto"), "{tree}");
     for forbidden in [

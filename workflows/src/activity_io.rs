@@ -62,6 +62,28 @@ pub struct SizingInput {
     pub traceparent: Option<String>,
 }
 
+impl SizingInput {
+    /// The sizing step's input for a decision over `technicals` (the `technicals-regime` output,
+    /// if any): what the workflow sends and what the offline evaluator sizes with.
+    pub fn for_decision(
+        request: &DecisionRequest,
+        analysis: &Analysis,
+        technicals: Option<&SkillOutput>,
+        workflow_id: &str,
+        traceparent: Option<String>,
+    ) -> Self {
+        let payload = |key: &str| technicals.and_then(|t| t.payload.get(key).cloned());
+        Self {
+            request: request.clone(),
+            analysis: analysis.clone(),
+            reference_price: payload("last_price"),
+            realized_vol: payload("realized_vol_annual"),
+            workflow_id: workflow_id.to_owned(),
+            traceparent,
+        }
+    }
+}
+
 /// Input of the `release-exposure` compensation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReleaseInput {
@@ -85,6 +107,30 @@ pub struct RoutingInput {
     /// As [`SkillInput::traceparent`].
     #[serde(default)]
     pub traceparent: Option<String>,
+}
+
+impl RoutingInput {
+    /// The routing step's input for `sizing`'s answer, quoted from `technicals`: what the
+    /// workflow sends and what the offline evaluator routes with.
+    pub fn for_decision(
+        request: &DecisionRequest,
+        sizing: &SizingOutcome,
+        technicals: Option<&SkillOutput>,
+        traceparent: Option<String>,
+    ) -> Self {
+        let payload = |key: &str| technicals.and_then(|t| t.payload.get(key).cloned());
+        Self {
+            request: request.clone(),
+            action: sizing.action.as_str().to_owned(),
+            qty: sizing.qty.clone(),
+            reference_price: payload("last_price"),
+            bid: payload("bid"),
+            ask: payload("ask"),
+            spread_bps: payload("spread_bps"),
+            realized_vol: payload("realized_vol_annual"),
+            traceparent,
+        }
+    }
 }
 
 /// Input of the `llm-review` activity: the caller's chat request, nothing else (the endpoint, key

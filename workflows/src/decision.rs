@@ -424,20 +424,20 @@ async fn run_steps(
         }),
     );
 
-    let technicals = &outputs[3];
-    let payload_str = |key: &str| technicals.payload.get(key).cloned();
+    let technicals = outputs
+        .iter()
+        .find(|o| o.domain == skills::TECHNICALS_REGIME);
     ctx.state_mut(|s| s.reservation_attempted = true);
     let sizing = match ctx
         .execute_activity(
             DecisionActivities::risk_exposure_sizing,
-            SizingInput {
-                request: input.request.clone(),
-                analysis: analysis.clone(),
-                reference_price: payload_str("last_price"),
-                realized_vol: payload_str("realized_vol_annual"),
-                workflow_id: workflow_id.clone(),
-                traceparent: traceparent(&ctx),
-            },
+            SizingInput::for_decision(
+                &input.request,
+                &analysis,
+                technicals,
+                &workflow_id,
+                traceparent(&ctx),
+            ),
             step_options(skills::RISK_EXPOSURE_SIZING),
         )
         .await
@@ -448,17 +448,7 @@ async fn run_steps(
     let routing = match ctx
         .execute_activity(
             DecisionActivities::execution_routing,
-            RoutingInput {
-                request: input.request.clone(),
-                action: sizing.action.as_str().to_owned(),
-                qty: sizing.qty.clone(),
-                reference_price: payload_str("last_price"),
-                bid: payload_str("bid"),
-                ask: payload_str("ask"),
-                spread_bps: payload_str("spread_bps"),
-                realized_vol: payload_str("realized_vol_annual"),
-                traceparent: traceparent(&ctx),
-            },
+            RoutingInput::for_decision(&input.request, &sizing, technicals, traceparent(&ctx)),
             step_options(skills::EXECUTION_ROUTING),
         )
         .await
