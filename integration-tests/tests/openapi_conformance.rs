@@ -44,18 +44,19 @@ fn schemathesis() -> PathBuf {
     st
 }
 
-/// Not yet in the suite. With `gateway/openapi.json` brought in line (bounded decimals, labels,
-/// nullable optionals, the SSE frame, the 400/403/409/415/422 answers) what remains is: a
-/// position in another symbol than the request's is refused though the schema cannot say so;
-/// the market-context routes (issue 16's); and two internal errors of schemathesis itself
-/// (`SystemError: AST constructor recursion depth mismatch` under Python 3.11.7).
-/// `cargo test --test openapi_conformance -- --ignored` runs it (about 90 s).
+/// Every check on every operation, with the exceptions in `integration-tests/schemathesis.toml`:
+/// answers the document declares but JSON Schema cannot predict (a market-context symbol without
+/// data is a 400; the engine health's 503 when no domain has data; a position in another symbol
+/// than the request's is a 422). One worker: with two, schemathesis under Python 3.11 sometimes
+/// fails inside CPython's parser (`SystemError: AST constructor recursion depth mismatch`), an
+/// error of the tool, not of the gateway. About 60 s.
 #[test]
-#[ignore = "issue 17 point 7: four mismatches and two schemathesis errors remain"]
 fn the_live_gateway_conforms_to_its_openapi_document() {
     let stack = stack();
     let report = stack.log_dir.join("schemathesis");
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/schemathesis.toml");
     let out = Command::new(schemathesis())
+        .args(["--config-file", config])
         .args(["run", &stack.url("/openapi.json")])
         .args(["--url", &stack.gateway_url])
         .args(["--header", &format!("Authorization: Bearer {TOKEN}")])
@@ -63,7 +64,7 @@ fn the_live_gateway_conforms_to_its_openapi_document() {
         .args(["--max-examples", MAX_EXAMPLES])
         .args(["--seed", "17"])
         .args(["--request-timeout", "30"])
-        .args(["--workers", "2"])
+        .args(["--workers", "1"])
         .arg("--report-dir")
         .arg(&report)
         .env("NO_COLOR", "1")
