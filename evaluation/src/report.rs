@@ -304,14 +304,7 @@ impl Evaluation {
         );
 
         let _ = writeln!(md, "## Policies at {} min\n", cfg.primary_horizon_minutes);
-        let _ = writeln!(
-            md,
-            "| policy | decisions | trades | fills | hit rate | net bps / trade | net bps / decision | 95% interval | cumulative bps | max drawdown bps |"
-        );
-        let _ = writeln!(
-            md,
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |"
-        );
+        let _ = writeln!(md, "{SUMMARY_HEAD}");
         for p in &self.policies {
             if let Some(s) = self.primary_summary(p) {
                 let _ = writeln!(md, "{}", row(&p.name, s));
@@ -363,14 +356,7 @@ impl Evaluation {
             "## Ablation at {} min: the engine without one domain\n",
             cfg.primary_horizon_minutes
         );
-        let _ = writeln!(
-            md,
-            "| policy | decisions | trades | fills | hit rate | net bps / trade | net bps / decision | 95% interval | cumulative bps | max drawdown bps |"
-        );
-        let _ = writeln!(
-            md,
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |"
-        );
+        let _ = writeln!(md, "{SUMMARY_HEAD}");
         for (d, s) in &self.ablation {
             let _ = writeln!(md, "{}", row(&format!("without {d}"), s));
         }
@@ -479,6 +465,10 @@ impl Evaluation {
         std::fs::write(dir.join("decisions.jsonl"), jsonl)
     }
 }
+
+/// The header of a table of [`row`]s.
+const SUMMARY_HEAD: &str = "| policy | decisions | trades | fills | hit rate | net bps / trade | net bps / decision | 95% interval | cumulative bps | max drawdown bps |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |";
 
 fn opt(x: Option<f64>, digits: usize) -> String {
     x.map_or_else(|| "–".to_owned(), |v| format!("{v:.digits$}"))

@@ -34,6 +34,14 @@ pub struct ContextQuery {
 const AS_OF_NAMES: [&str; 2] = ["asOf", "as_of"];
 
 impl ContextQuery {
+    /// The symbol asked for; a health probe without one checks the configured probe symbol.
+    fn symbol_or_probe(&self, state: &AppState) -> String {
+        match &self.symbol {
+            Some(s) => s.to_string(),
+            None => state.config.market_context_probe_symbol.clone(),
+        }
+    }
+
     pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
         let mut symbol: Option<String> = None;
         let mut as_of: Option<(String, String)> = None;
@@ -183,10 +191,7 @@ pub async fn torghut_market_context_health(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = ContextQuery::parse(raw.as_deref())?;
-    let symbol = match &q.symbol {
-        Some(s) => s.to_string(),
-        None => state.config.market_context_probe_symbol.clone(),
-    };
+    let symbol = q.symbol_or_probe(&state);
     let as_of = q.as_of.unwrap_or_else(Utc::now);
     let as_of_utc = as_of.to_rfc3339_opts(SecondsFormat::Secs, true);
     let checked_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
@@ -256,10 +261,7 @@ pub async fn engine_market_context_health(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = ContextQuery::parse(raw.as_deref())?;
-    let symbol = match &q.symbol {
-        Some(s) => s.to_string(),
-        None => state.config.market_context_probe_symbol.clone(),
-    };
+    let symbol = q.symbol_or_probe(&state);
     let as_of = q.as_of.unwrap_or_else(Utc::now);
     // Always measured afresh: a health probe answered from the cache would hide an outage.
     let engine = state.context.fetch(&symbol, as_of).await?;
