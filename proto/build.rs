@@ -30,6 +30,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ".torghut.decision.v1.DecisionEvent.trace_id",
             "#[serde(default)]",
         )
+        .field_attribute(
+            ".torghut.decision.v1.DecisionIntent.veto_reasons",
+            "#[serde(default)]",
+        )
         // Torghut's LLM review trigger carries no source and no execution context flags; both
         // are informational for that path, so absence is not an error.
         .field_attribute(".torghut.decision.v1.Trigger.source", "#[serde(default)]")

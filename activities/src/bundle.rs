@@ -23,16 +23,14 @@ use torghut_policy::ledger::ReleaseResult;
 use torghut_policy::routing::AdapterPolicy;
 use torghut_policy::skills as skills_names;
 use torghut_policy::triggers::TriggerSignal;
-use torghut_proto::model::{self, ValidatedRequest};
+use torghut_proto::model;
 use torghut_proto::trace::TraceParent;
 use torghut_proto::v1::LlmResponse;
 use torghut_proto::v1::SkillOutput;
 use torghut_workflows::activity_io::{ContextDomainInput, ReadTriggersInput, ReleaseInput};
 use torghut_workflows::activity_io::{
-    LLM_NOT_CONFIGURED, LLM_TIMEOUT, LLM_UPSTREAM, LlmReviewInput,
-};
-use torghut_workflows::activity_io::{
-    RoutingInput, RoutingOutcome, SizingInput, SizingOutcome, SkillInput, markers,
+    FailureKind, LlmReviewInput, RoutingCall, RoutingOutcome, SizingCall, SizingOutcome,
+    SizingRequest, SkillCall, markers,
 };
 use tracing::Instrument;
 
@@ -60,27 +58,30 @@ fn ok<T>(_: &T) -> AttemptOutcome {
     AttemptOutcome::Ok
 }
 
+/// A failure of `kind`, which is what crosses Temporal (as the failure's type name).
+fn failure(kind: FailureKind, message: String, retryable: bool) -> ActivityError {
+    ActivityError::application(
+        ApplicationFailure::builder(message)
+            .type_name(kind.type_name().to_owned())
+            .non_retryable(!retryable)
+            .build(),
+    )
+}
+
 /// Bad input never gets better, so it is not retried; provider trouble is.
 fn activity_error(e: SkillError) -> ActivityError {
-    {
-        match e {
-            SkillError::InvalidInput(_) => ActivityError::application(
-                ApplicationFailure::builder(e.to_string())
-                    .type_name("InvalidInput".to_owned())
-                    .non_retryable(true)
-                    .build(),
-            ),
-            SkillError::Unavailable(_) => ActivityError::application(
-                ApplicationFailure::builder(e.to_string())
-                    .type_name("ProviderUnavailable".to_owned())
-                    .build(),
-            ),
+    match e {
+        SkillError::InvalidInput(_) => failure(FailureKind::InvalidInput, e.to_string(), false),
+        SkillError::Unavailable(_) => {
+            failure(FailureKind::ProviderUnavailable, e.to_string(), true)
         }
     }
 }
 
-fn validated(input: &SkillInput) -> Result<ValidatedRequest, SkillError> {
-    model::validate(&input.request).map_err(|e| SkillError::InvalidInput(e.to_string()))
+/// An input the request in it made invalid: only a run recorded before typed inputs can send
+/// one (its request is validated here, the one time for that run).
+fn invalid(e: model::FieldError) -> ActivityError {
+    activity_error(SkillError::InvalidInput(e.to_string()))
 }
 
 /// The span an activity runs in: which activity (`skill`), for which run, in which trace, at
@@ -116,19 +117,14 @@ async fn blocking<T: Send + 'static>(
 }
 
 fn llm_error(e: LlmError) -> ActivityError {
-    let (type_name, retryable) = match &e {
-        LlmError::NotConfigured(_) => (LLM_NOT_CONFIGURED, false),
-        LlmError::Timeout(_) => (LLM_TIMEOUT, true),
-        LlmError::Upstream { retryable, .. } => (LLM_UPSTREAM, *retryable),
-        LlmError::Transport(_) | LlmError::Malformed(_) => (LLM_UPSTREAM, true),
+    let (kind, retryable) = match &e {
+        LlmError::NotConfigured(_) => (FailureKind::LlmNotConfigured, false),
+        LlmError::Timeout(_) => (FailureKind::LlmTimeout, true),
+        LlmError::Upstream { retryable, .. } => (FailureKind::LlmUpstream, *retryable),
+        LlmError::Transport(_) | LlmError::Malformed(_) => (FailureKind::LlmUpstream, true),
     };
     tracing::warn!(error = %e, "llm-review attempt failed");
-    ActivityError::application(
-        ApplicationFailure::builder(e.to_string())
-            .type_name(type_name.to_owned())
-            .non_retryable(!retryable)
-            .build(),
-    )
+    failure(kind, e.to_string(), retryable)
 }
 
 impl DecisionSkills {
@@ -149,23 +145,23 @@ impl DecisionSkills {
         result
     }
 
-    /// One context skill of a decision: the request validated, then [`Self::run_domain`].
+    /// One context skill of a decision: [`Self::run_domain`] on the query.
     async fn run_skill(
         self: Arc<Self>,
         ctx: &ActivityContext,
         name: &'static str,
-        input: SkillInput,
+        call: SkillCall,
     ) -> Result<SkillOutput, ActivityError> {
         let this = self.clone();
-        let span = activity_span(ctx, name, input.traceparent.as_deref());
+        let query = call.into_query().map_err(invalid)?;
+        let span = activity_span(ctx, name, query.traceparent.as_deref());
         self.observed(name, span, AttemptOutcome::of_output, async move {
-            let req = validated(&input).map_err(activity_error)?;
             this.run_domain(
                 ctx,
                 name,
-                req.symbol.to_string(),
-                req.trigger.event_ts,
-                req.trigger.features,
+                query.symbol.to_string(),
+                query.as_of,
+                query.features,
             )
             .await
         })
@@ -226,9 +222,9 @@ impl DecisionSkills {
     async fn size(
         &self,
         ctx: &ActivityContext,
-        input: SizingInput,
+        input: SizingRequest,
     ) -> Result<SizingOutcome, ActivityError> {
-        let symbol = input.request.symbol.clone();
+        let symbol = input.symbol.to_string();
         self.faults
             .before(
                 skills_names::RISK_EXPOSURE_SIZING,
@@ -239,7 +235,7 @@ impl DecisionSkills {
             .map_err(activity_error)?;
         let client = ctx.client();
         let task_queue = ctx.info().task_queue.clone();
-        let (account, _) = risk::account_budget(&input).map_err(activity_error)?;
+        let account = input.account.account_id.clone();
         let outcome = risk::risk_exposure_sizing(&input, self.reservation_ttl_seconds, |req| {
             let (client, task_queue, account, metrics) = (
                 client.clone(),
@@ -296,7 +292,7 @@ impl DecisionSkills {
     pub async fn market_context(
         self: Arc<Self>,
         ctx: ActivityContext,
-        input: SkillInput,
+        input: SkillCall,
     ) -> Result<SkillOutput, ActivityError> {
         self.run_skill(&ctx, skills_names::MARKET_CONTEXT, input)
             .await
@@ -306,7 +302,7 @@ impl DecisionSkills {
     pub async fn technicals_regime(
         self: Arc<Self>,
         ctx: ActivityContext,
-        input: SkillInput,
+        input: SkillCall,
     ) -> Result<SkillOutput, ActivityError> {
         self.run_skill(&ctx, skills_names::TECHNICALS_REGIME, input)
             .await
@@ -316,7 +312,7 @@ impl DecisionSkills {
     pub async fn news_sentiment(
         self: Arc<Self>,
         ctx: ActivityContext,
-        input: SkillInput,
+        input: SkillCall,
     ) -> Result<SkillOutput, ActivityError> {
         self.run_skill(&ctx, skills_names::NEWS_SENTIMENT, input)
             .await
@@ -326,7 +322,7 @@ impl DecisionSkills {
     pub async fn fundamentals(
         self: Arc<Self>,
         ctx: ActivityContext,
-        input: SkillInput,
+        input: SkillCall,
     ) -> Result<SkillOutput, ActivityError> {
         self.run_skill(&ctx, skills_names::FUNDAMENTALS, input)
             .await
@@ -389,8 +385,9 @@ impl DecisionSkills {
     pub async fn risk_exposure_sizing(
         self: Arc<Self>,
         ctx: ActivityContext,
-        input: SizingInput,
+        input: SizingCall,
     ) -> Result<SizingOutcome, ActivityError> {
+        let input = input.into_request().map_err(invalid)?;
         let span = activity_span(
             &ctx,
             skills_names::RISK_EXPOSURE_SIZING,
@@ -429,16 +426,20 @@ impl DecisionSkills {
     pub async fn execution_routing(
         self: Arc<Self>,
         ctx: ActivityContext,
-        input: RoutingInput,
+        input: RoutingCall,
     ) -> Result<RoutingOutcome, ActivityError> {
+        let input = input.into_request().map_err(invalid)?;
         let span = activity_span(
             &ctx,
             skills_names::EXECUTION_ROUTING,
             input.traceparent.as_deref(),
         );
         self.observed(skills_names::EXECUTION_ROUTING, span, ok, async {
-            routing::execution_routing(&input, self.adapter_policy, &*self.adapter_health)
-                .map_err(activity_error)
+            Ok(routing::execution_routing(
+                &input,
+                self.adapter_policy,
+                &*self.adapter_health,
+            ))
         })
         .await
     }

@@ -13,7 +13,7 @@ use torghut_policy::ledger::{
     LedgerState, ReleaseRequest, ReleaseResult, ReserveRequest, ReserveResult,
 };
 use torghut_workflows::ExposureLedger;
-use torghut_workflows::ledger::ledger_workflow_id;
+use torghut_workflows::ids;
 
 pub async fn reserve(
     client: &Client,
@@ -28,7 +28,7 @@ pub async fn reserve(
     );
     let options = WorkflowUpdateWithStartOptions::new(
         task_queue.to_owned(),
-        ledger_workflow_id(account_id),
+        ids::ledger(account_id),
         WorkflowIdConflictPolicy::UseExisting,
     )
     .update_id(update_id)
@@ -55,7 +55,7 @@ pub async fn release(
     account_id: &str,
     reservation_id: &str,
 ) -> Result<ReleaseResult, SkillError> {
-    let handle = client.get_workflow_handle::<ExposureLedger>(ledger_workflow_id(account_id));
+    let handle = client.get_workflow_handle::<ExposureLedger>(ids::ledger(account_id));
     let result = handle
         .execute_update(
             ExposureLedger::release,

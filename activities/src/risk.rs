@@ -7,53 +7,37 @@
 
 use crate::skill::SkillError;
 use rust_decimal::Decimal;
-use std::str::FromStr;
 use torghut_policy::ledger::{ReserveRequest, ReserveResult};
 use torghut_policy::sizing;
-use torghut_proto::model;
-use torghut_workflows::activity_io::{SizingInput, SizingOutcome};
+use torghut_workflows::activity_io::{SizingOutcome, SizingRequest};
 
-fn parse_opt(raw: Option<&str>) -> Option<Decimal> {
-    raw.and_then(|r| Decimal::from_str(r).ok())
-}
-
-/// Sizing without the ledger: the request's own caps only.
+/// Sizing without the ledger: the account's own caps only.
 pub fn size_request(
-    input: &SizingInput,
+    input: &SizingRequest,
     remaining_budget: Option<Decimal>,
-) -> Result<(SizingOutcome, Decimal), SkillError> {
-    let req =
-        model::validate(&input.request).map_err(|e| SkillError::InvalidInput(e.to_string()))?;
-    let sized = sizing::size_for_request(
-        &req,
+) -> (SizingOutcome, Decimal) {
+    let sized = sizing::size_for_account(
+        &input.account,
         &input.analysis,
-        parse_opt(input.reference_price.as_deref()),
-        parse_opt(input.realized_vol.as_deref()),
+        &input.quote,
         remaining_budget,
     );
-    Ok((
+    (
         SizingOutcome {
             action: sized.action,
-            qty: sized.qty.normalize().to_string(),
-            notional: sized.notional.normalize().to_string(),
+            qty: sized.qty.normalize(),
+            notional: sized.notional.normalize(),
             binding_cap: sized.binding_cap,
             risk_flags: sized.risk_flags,
-            reserved_notional: "0".to_owned(),
+            reserved_notional: Decimal::ZERO,
         },
         sized.notional,
-    ))
-}
-
-/// The account's budget for the ledger: its buying power as the request reports it.
-pub fn account_budget(input: &SizingInput) -> Result<(String, Decimal), SkillError> {
-    let req =
-        model::validate(&input.request).map_err(|e| SkillError::InvalidInput(e.to_string()))?;
-    Ok((req.account_id, req.portfolio.buying_power.get()))
+    )
 }
 
 /// Sizes and reserves. `reserve` is the ledger call, a parameter so the logic is testable alone.
 pub async fn risk_exposure_sizing<F, Fut>(
-    input: &SizingInput,
+    input: &SizingRequest,
     ttl_seconds: u32,
     reserve: F,
 ) -> Result<SizingOutcome, SkillError>
@@ -61,13 +45,14 @@ where
     F: Fn(ReserveRequest) -> Fut,
     Fut: std::future::Future<Output = Result<ReserveResult, SkillError>>,
 {
-    let (first, notional) = size_request(input, None)?;
+    let (first, notional) = size_request(input, None);
     if notional <= Decimal::ZERO {
         return Ok(first);
     }
-    let (_, budget) = account_budget(input)?;
+    // The ledger's budget: the account's buying power as the request reports it.
+    let budget = input.account.portfolio.buying_power.get();
     let ask = |requested: Decimal| ReserveRequest {
-        reservation_id: input.workflow_id.clone(),
+        reservation_id: input.reservation_id.clone(),
         requested,
         budget,
         ttl_seconds,
@@ -76,7 +61,7 @@ where
     let (mut outcome, used) = if grant.granted >= notional {
         (first, notional)
     } else {
-        let (mut resized, used) = size_request(input, Some(grant.granted))?;
+        let (mut resized, used) = size_request(input, Some(grant.granted));
         resized.risk_flags.push(format!(
             "risk-exposure-sizing:budget_shared:{}_reserved_by_other_decisions",
             grant.reserved_by_others.normalize()
@@ -88,6 +73,6 @@ where
     } else {
         grant.granted
     };
-    outcome.reserved_notional = held.normalize().to_string();
+    outcome.reserved_notional = held.normalize();
     Ok(outcome)
 }

@@ -1,13 +1,9 @@
 //! `execution-routing`: the adapter hint and order constraints, from the execution policy and
 //! the adapters' health.
 
-use crate::skill::SkillError;
-use rust_decimal::Decimal;
-use std::str::FromStr;
 use torghut_policy::routing::{self, AdapterHealth, AdapterPolicy};
 use torghut_policy::sizing::Action;
-use torghut_proto::model;
-use torghut_workflows::activity_io::{RoutingInput, RoutingOutcome};
+use torghut_workflows::activity_io::{RoutingOutcome, RoutingRequest};
 
 /// Tells whether each execution adapter can take orders now.
 pub trait AdapterHealthProbe: Send + Sync {
@@ -24,57 +20,35 @@ impl AdapterHealthProbe for ConfiguredHealth {
     }
 }
 
-fn parse_opt(raw: Option<&str>) -> Option<Decimal> {
-    raw.and_then(|r| Decimal::from_str(r).ok())
-}
-
+/// The adapter hint and order constraints for `input`'s action on its quote.
 pub fn execution_routing(
-    input: &RoutingInput,
+    input: &RoutingRequest,
     policy: AdapterPolicy,
     probe: &dyn AdapterHealthProbe,
-) -> Result<RoutingOutcome, SkillError> {
-    let req =
-        model::validate(&input.request).map_err(|e| SkillError::InvalidInput(e.to_string()))?;
-    let action = match input.action.as_str() {
-        "buy" => Action::Buy,
-        "sell" => Action::Sell,
-        "hold" => Action::Hold,
-        other => {
-            return Err(SkillError::InvalidInput(format!(
-                "action: unknown value {other:?}"
-            )));
-        }
-    };
+) -> RoutingOutcome {
+    let (action, quote, execution) = (input.action, &input.quote, &input.execution);
     let health = probe.probe();
     let hint = routing::choose_adapter(
-        req.execution.primary_adapter,
-        req.execution.lean_enabled,
-        req.execution.mode,
+        execution.primary_adapter,
+        execution.lean_enabled,
+        execution.mode,
         policy,
         health,
     );
-    let slippage = routing::max_slippage_bps(
-        parse_opt(input.spread_bps.as_deref()),
-        parse_opt(input.realized_vol.as_deref()),
-    );
-    let constraints = routing::order_constraints(
-        action,
-        parse_opt(input.reference_price.as_deref()),
-        parse_opt(input.bid.as_deref()),
-        parse_opt(input.ask.as_deref()),
-        slippage,
-    );
+    let slippage = routing::max_slippage_bps(quote.spread_bps, quote.realized_vol);
+    let constraints =
+        routing::order_constraints(action, quote.last_price, quote.bid, quote.ask, slippage);
     let mut flags = Vec::new();
     if !health.alpaca_healthy {
         flags.push("execution-routing:alpaca_unhealthy".to_owned());
     }
-    if input.spread_bps.is_none() && action != Action::Hold {
+    if quote.spread_bps.is_none() && action != Action::Hold {
         flags.push("execution-routing:no_quote_default_slippage".to_owned());
     }
-    Ok(RoutingOutcome {
+    RoutingOutcome {
         adapter_hint: hint,
         order_constraints: constraints,
-        max_slippage_bps: slippage.normalize().to_string(),
+        max_slippage_bps: slippage.normalize(),
         risk_flags: flags,
-    })
+    }
 }

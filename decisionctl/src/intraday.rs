@@ -15,12 +15,6 @@ use temporalio_client::{
 use torghut_workflows::IntradayLoop;
 use torghut_workflows::intraday_loop::{LoopConfig, LoopInput, LoopSummary, ReplayClock};
 
-/// The loop's workflow id for a schedule (Temporal appends the scheduled time to it): one loop
-/// per schedule at a time.
-pub fn loop_workflow_id(schedule_id: &str) -> String {
-    format!("intraday-loop-{schedule_id}")
-}
-
 pub fn read_config(path: &Path) -> Result<LoopConfig> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -81,7 +75,7 @@ pub async fn upsert_schedule(
             carry: Default::default(),
         },
         task_queue,
-        loop_workflow_id(schedule_id),
+        torghut_workflows::ids::intraday_loop(schedule_id),
     );
     let created = client
         .create_schedule(

@@ -15,7 +15,7 @@ use temporalio_client::{Client, ClientOptions, Connection, WorkflowHistory};
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
 use torghut_policy::analysis::PolicyConfig;
 use torghut_policy::review::{self, RecordedDecision};
-use torghut_workflows::{DecisionWorkflow, ExposureLedger, workflow_id};
+use torghut_workflows::{DecisionWorkflow, ExposureLedger, ids};
 
 const ABOUT: &str = "Operate the Torghut decision engine: start decisions, follow them, inspect and \
 cancel runs, export and check Temporal histories, and replay past decisions through the current \
@@ -217,14 +217,6 @@ enum Command {
     },
 }
 
-fn run_id(raw: &str) -> String {
-    if raw.starts_with("decision-") {
-        raw.to_owned()
-    } else {
-        workflow_id(raw)
-    }
-}
-
 async fn check(resp: reqwest::Response) -> Result<reqwest::Response> {
     if resp.status().is_success() {
         return Ok(resp);
@@ -342,7 +334,10 @@ async fn main() -> Result<()> {
             }
         }
         Command::Watch { run, after } => {
-            let mut req = http.get(format!("{api}/runs/{}/events", run_id(run)));
+            let mut req = http.get(format!(
+                "{api}/runs/{}/events",
+                ids::decision_from_either(run)
+            ));
             if let Some(a) = after {
                 req = req.header("Last-Event-ID", a.to_string());
             }
@@ -350,7 +345,7 @@ async fn main() -> Result<()> {
         }
         Command::Get { run } => {
             let resp = check(
-                http.get(format!("{api}/runs/{}", run_id(run)))
+                http.get(format!("{api}/runs/{}", ids::decision_from_either(run)))
                     .send()
                     .await?,
             )
@@ -360,9 +355,12 @@ async fn main() -> Result<()> {
         }
         Command::Cancel { run } => {
             let resp = check(
-                http.post(format!("{api}/runs/{}/cancel", run_id(run)))
-                    .send()
-                    .await?,
+                http.post(format!(
+                    "{api}/runs/{}/cancel",
+                    ids::decision_from_either(run)
+                ))
+                .send()
+                .await?,
             )
             .await?;
             println!("{}", resp.text().await?);
@@ -370,11 +368,15 @@ async fn main() -> Result<()> {
         Command::History { run, out } => {
             let client = temporal(&cli).await?;
             let json = client
-                .get_workflow_handle::<temporalio_client::UntypedWorkflow>(run_id(run))
+                .get_workflow_handle::<temporalio_client::UntypedWorkflow>(
+                    ids::decision_from_either(run),
+                )
                 .fetch_history(Default::default())
                 .to_json()
                 .await
-                .with_context(|| format!("fetching the history of {}", run_id(run)))?;
+                .with_context(|| {
+                    format!("fetching the history of {}", ids::decision_from_either(run))
+                })?;
             match out {
                 Some(p) => {
                     std::fs::write(p, &json).with_context(|| format!("writing {}", p.display()))?
@@ -460,7 +462,7 @@ async fn main() -> Result<()> {
                     println!(
                         "{}",
                         serde_json::json!({"schedule_id": id, "result": what, "paused": paused,
-                            "loop_workflow_id": intraday::loop_workflow_id(id)})
+                            "loop_workflow_id": torghut_workflows::ids::intraday_loop(id)})
                     );
                 }
                 LoopCommand::KillSwitch { target, state } => {

@@ -17,11 +17,12 @@ use torghut_activities::routing::{ConfiguredHealth, execution_routing};
 use torghut_activities::skill::SkillError;
 use torghut_policy::analysis::{self, Analysis, PolicyConfig};
 use torghut_policy::intent;
+use torghut_policy::quote::Quote;
 use torghut_policy::routing::{AdapterHealth, AdapterPolicy};
-use torghut_policy::skills::{self, Domain, missing_output};
+use torghut_policy::skills::{Domain, missing_output};
 use torghut_proto::model::{self, ValidatedRequest};
 use torghut_proto::v1::{DecisionIntent, DecisionRequest, SkillOutput};
-use torghut_workflows::activity_io::{RoutingInput, SizingInput};
+use torghut_workflows::activity_io::{RoutingRequest, SizingRequest};
 
 /// The worker's routing configuration, as the evaluated engine would run with it.
 #[derive(Debug, Clone, Copy)]
@@ -101,21 +102,17 @@ pub fn decide(
 ) -> Result<(Analysis, DecisionIntent), EvalError> {
     let req = model::validate(request).map_err(|e| EvalError::Request(e.to_string()))?;
     let analysis = analysis::analyse(outputs, req.risk_policy.kill_switch_enabled, policy);
-    let technicals = outputs
-        .iter()
-        .find(|o| o.domain == skills::TECHNICALS_REGIME);
-    let workflow_id = torghut_workflows::workflow_id(&request.request_id);
+    let quote = Quote::of_outputs(outputs);
+    let workflow_id = torghut_workflows::ids::decision(&req.request_id);
     let (sizing, _) = size_request(
-        &SizingInput::for_decision(request, &analysis, technicals, &workflow_id, None),
+        &SizingRequest::for_decision(&req, &analysis, &quote, &workflow_id, None),
         None,
-    )
-    .map_err(|e| EvalError::Request(e.to_string()))?;
+    );
     let routed = execution_routing(
-        &RoutingInput::for_decision(request, &sizing, technicals, None),
+        &RoutingRequest::for_decision(&req, &sizing, &quote, None),
         routing.policy,
         &ConfiguredHealth(routing.health),
-    )
-    .map_err(|e| EvalError::Request(e.to_string()))?;
+    );
     let intent = intent::assemble(&workflow_id, &req, outputs, &analysis, sizing, routed);
     Ok((analysis, intent))
 }

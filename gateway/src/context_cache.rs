@@ -15,7 +15,8 @@ use temporalio_client::{
 use torghut_policy::analysis::PolicyConfig;
 use torghut_proto::v1::MarketContextBundle;
 use torghut_workflows::MarketContextWorkflow;
-use torghut_workflows::market_context::{MarketContextInput, workflow_id};
+use torghut_workflows::ids;
+use torghut_workflows::market_context::MarketContextInput;
 
 /// More keys than this and the cache starts over: a bound on memory, not an LRU.
 const MAX_ENTRIES: usize = 4096;
@@ -107,7 +108,7 @@ impl ContextCache {
         as_of: DateTime<Utc>,
     ) -> Result<MarketContextBundle, ApiError> {
         let as_of_utc = as_of.to_rfc3339_opts(SecondsFormat::Secs, true);
-        let id = workflow_id(symbol, &as_of_utc);
+        let id = ids::market_context(symbol, &as_of_utc);
         let input = MarketContextInput {
             symbol: symbol.to_owned(),
             as_of_utc,

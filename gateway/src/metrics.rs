@@ -18,8 +18,9 @@ use prometheus::{
 };
 use rust_decimal::prelude::ToPrimitive;
 use std::sync::Arc;
-use torghut_policy::analysis::veto_kinds;
-use torghut_proto::v1::{DecisionEvent, DecisionIntent, Final, decision_event::Payload};
+use torghut_policy::analysis::VetoKind;
+use torghut_proto::event::Ending;
+use torghut_proto::v1::{DecisionEvent, decision_event::Payload};
 
 /// End-to-end decision latency buckets, seconds: on local data a decision takes a fraction of a
 /// second, with HTTP providers seconds; its deadline is 10..=900 s.
@@ -243,28 +244,43 @@ impl GatewayMetrics {
         else {
             return;
         };
-        let outcome = match &terminal.payload {
-            Some(Payload::Final(Final {
-                intent: Some(intent),
-                ..
-            })) => {
-                self.observe_intent(intent);
+        let Some(ending) = terminal.payload.as_ref().and_then(Ending::of) else {
+            return;
+        };
+        let outcome = match &ending {
+            Ending::Intent { action } => {
+                self.decisions
+                    .with_label_values(&[code_label(action), "final"])
+                    .inc();
                 "final"
             }
-            Some(Payload::Final(_)) => {
+            Ending::Veto { reasons } => {
+                // A veto is a hold the gates forced.
+                self.decisions.with_label_values(&["hold", "final"]).inc();
+                self.decisions_vetoed.inc();
+                let kinds: Vec<VetoKind> =
+                    reasons.iter().filter_map(|r| VetoKind::parse(r)).collect();
+                if kinds.is_empty() {
+                    self.veto_reasons.with_label_values(&["other"]).inc();
+                }
+                for kind in kinds {
+                    self.veto_reasons.with_label_values(&[kind.as_str()]).inc();
+                }
+                "final"
+            }
+            Ending::LlmReview => {
                 self.decisions
                     .with_label_values(&["llm_review", "final"])
                     .inc();
                 "final"
             }
-            Some(Payload::Error(e)) => {
+            Ending::Error { code } => {
                 self.decisions.with_label_values(&["none", "error"]).inc();
                 self.decision_errors
-                    .with_label_values(&[code_label(&e.code)])
+                    .with_label_values(&[code_label(code)])
                     .inc();
                 "error"
             }
-            _ => return,
         };
         let accepted = events
             .iter()
@@ -273,22 +289,6 @@ impl GatewayMetrics {
             self.decision_latency
                 .with_label_values(&[outcome])
                 .observe(seconds);
-        }
-    }
-
-    fn observe_intent(&self, intent: &DecisionIntent) {
-        self.decisions
-            .with_label_values(&[code_label(&intent.action), "final"])
-            .inc();
-        if intent.vetoed {
-            self.decisions_vetoed.inc();
-            let kinds = veto_kinds(&intent.rationale);
-            if kinds.is_empty() {
-                self.veto_reasons.with_label_values(&["other"]).inc();
-            }
-            for kind in kinds {
-                self.veto_reasons.with_label_values(&[kind]).inc();
-            }
         }
     }
 }
@@ -344,7 +344,7 @@ pub async fn count_requests(
 #[cfg(test)]
 pub mod tests {
     use super::*;
-    use torghut_proto::v1::{Accepted, DecisionError, LlmResponse};
+    use torghut_proto::v1::{Accepted, DecisionError, DecisionIntent, Final, LlmResponse};
 
     /// The value of one sample line (`name{labels} value`) in exposition text; 0 when absent.
     pub fn sample(text: &str, series: &str) -> f64 {
@@ -378,12 +378,12 @@ pub mod tests {
         ]
     }
 
-    fn intent(action: &str, vetoed: bool, rationale: &str) -> Payload {
+    fn intent(action: &str, vetoed: bool, reasons: &[&str]) -> Payload {
         Payload::Final(Final {
             intent: Some(DecisionIntent {
                 action: action.into(),
                 vetoed,
-                rationale: rationale.into(),
+                veto_reasons: reasons.iter().map(|r| (*r).to_owned()).collect(),
                 ..Default::default()
             }),
             llm_response: None,
@@ -402,17 +402,14 @@ pub mod tests {
     fn terminal_events_count_by_action_outcome_veto_and_error_code() {
         let m = GatewayMetrics::new().expect("metrics");
         let end = "2026-01-05T14:30:01.500Z";
-        m.observe_terminal(&run(intent("buy", false, "direction long"), end));
-        m.observe_terminal(&run(intent("buy", false, "direction long"), end));
+        m.observe_terminal(&run(intent("buy", false, &[]), end));
+        m.observe_terminal(&run(intent("buy", false, &[]), end));
         m.observe_terminal(&run(
-            intent(
-                "hold",
-                true,
-                "direction flat; vetoed: kill switch is enabled; context quality 0.2 is below the threshold 0.5; size hold 0 bound by kill_switch",
-            ),
+            intent("hold", true, &["kill_switch", "low_context_quality"]),
             "2026-01-05T14:30:03Z",
         ));
-        m.observe_terminal(&run(intent("hold", true, "vetoed: who knows"), end));
+        // A kind outside the closed set (a newer worker's) is counted as `other`.
+        m.observe_terminal(&run(intent("hold", true, &["who_knows"]), end));
         m.observe_terminal(&run(error("timeout"), "2026-01-05T14:35:00.000Z"));
         m.observe_terminal(&run(error("Not A Code!"), end));
         m.observe_terminal(&run(
@@ -503,7 +500,7 @@ pub mod tests {
         );
         assert_eq!(seconds_between("", "2026-01-05T14:30:00Z"), None);
         let m = GatewayMetrics::new().expect("metrics");
-        m.observe_terminal(&[at(0, "", intent("buy", false, ""))]);
+        m.observe_terminal(&[at(0, "", intent("buy", false, &[]))]);
         let text = m.render().expect("render");
         assert_eq!(
             sample(

@@ -23,7 +23,7 @@ use torghut_proto::fingerprint::fingerprint;
 use torghut_proto::trace::TraceParent;
 use torghut_proto::v1::DecisionRequest;
 use torghut_workflows::decision::{DecisionInput, LlmCallPolicy};
-use torghut_workflows::{DecisionWorkflow, workflow_id};
+use torghut_workflows::{DecisionWorkflow, ids};
 
 const MEMO_FINGERPRINT: &str = "request_fingerprint";
 const MEMO_START_TOKEN: &str = "start_token";
@@ -84,7 +84,7 @@ impl Runs {
         request: &ValidatedRequest,
         trace: TraceParent,
     ) -> Result<RunRef, ApiError> {
-        let workflow_id = workflow_id(&request.request_id);
+        let workflow_id = ids::decision(&request.request_id);
         let fp = fingerprint(&wire);
         let token = uuid::Uuid::new_v4().to_string();
         let mut memo = MemoValues::new();
@@ -109,7 +109,7 @@ impl Runs {
             ))
             .build();
         let input = DecisionInput {
-            request: wire,
+            request: request.clone(),
             policy: self.policy.clone(),
             llm: self.llm.clone(),
             traceparent: Some(trace.to_string()),

@@ -9,7 +9,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
-use torghut_proto::event::{ACCEPTED, envelope, event_type, is_terminal};
+use torghut_proto::event::{envelope, event_type, for_caller, is_terminal};
 use torghut_proto::v1::DecisionEvent;
 
 use crate::hub::Snapshot;
@@ -32,10 +32,11 @@ pub struct StreamSpec {
 }
 
 fn to_event(spec: &StreamSpec, e: &DecisionEvent) -> Event {
-    let mut data = envelope(&spec.workflow_id, &spec.request_id, e);
-    if event_type(e) == ACCEPTED {
-        data["payload"]["idempotent"] = serde_json::Value::Bool(spec.idempotent);
-    }
+    let data = envelope(
+        &spec.workflow_id,
+        &spec.request_id,
+        &for_caller(e, spec.idempotent),
+    );
     Event::default()
         .event(event_type(e))
         .id(e.sequence.to_string())

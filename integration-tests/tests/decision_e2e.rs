@@ -430,9 +430,9 @@ async fn concurrent_decisions_on_one_account_never_reserve_more_than_its_budget(
     );
     let client = stack().temporal().await.expect("temporal");
     let state: torghut_policy::ledger::LedgerState = client
-        .get_workflow_handle::<torghut_workflows::ExposureLedger>(
-            torghut_workflows::ledger::ledger_workflow_id(&account),
-        )
+        .get_workflow_handle::<torghut_workflows::ExposureLedger>(torghut_workflows::ids::ledger(
+            &account,
+        ))
         .query(
             torghut_workflows::ExposureLedger::snapshot,
             (),

@@ -12,7 +12,7 @@ use torghut_integration_tests::sse::{self, SseLog};
 use torghut_integration_tests::{Stack, sample_request, stack_in};
 use torghut_policy::ledger::LedgerState;
 use torghut_workflows::ExposureLedger;
-use torghut_workflows::ledger::ledger_workflow_id;
+use torghut_workflows::ids;
 
 static FAULTY: OnceLock<Stack> = OnceLock::new();
 
@@ -66,7 +66,7 @@ fn domain<'a>(log: &'a SseLog, name: &str) -> &'a Value {
 async fn try_ledger(account: &str) -> Option<LedgerState> {
     let client = faulty().temporal().await.ok()?;
     client
-        .get_workflow_handle::<ExposureLedger>(ledger_workflow_id(account))
+        .get_workflow_handle::<ExposureLedger>(ids::ledger(account))
         .query(
             ExposureLedger::snapshot,
             (),

@@ -1,4 +1,5 @@
-//! Records the histories that `replay.rs` replays. Not part of the suite (it rewrites files);
+//! Records the histories that `replay.rs` replays, into the folder of the current shape. Not part
+//! of the suite (it rewrites files);
 //! run it after a deliberate, versioned workflow change:
 //!
 //!     cargo build --workspace --bins
@@ -67,6 +68,10 @@ fn scenario(name: &str) -> (Value, &'static str) {
     }
 }
 
+/// The folder of the shape the current code records: one folder per versioned change of the
+/// workflow's commands or activity inputs, each kept (and replayed) until no run of it is left.
+const CURRENT_SHAPE: &str = "v2-typed-inputs";
+
 pub const SCENARIOS: [&str; 7] = [
     "buy",
     "sell",
@@ -110,7 +115,10 @@ async fn record_histories() {
         let id = last.data["run_id"].as_str().expect("run id").to_owned();
         let history = stack.history_json(&id).await.expect("history");
         let pretty: Value = serde_json::from_str(&history).expect("json");
-        let path = format!("{}/histories/{name}.json", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/histories/{CURRENT_SHAPE}/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
         std::fs::write(&path, serde_json::to_vec_pretty(&pretty).expect("ser")).expect("write");
         println!("recorded {path}");
     }

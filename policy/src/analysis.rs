@@ -77,8 +77,15 @@ impl Direction {
 }
 
 /// Why a decision was vetoed: data, so metrics and reports count kinds without reading prose.
+///
+/// It reads either form: this one, and the sentence (its `Display`) that analyses recorded
+/// before veto reasons were data carried, which runs started then still send to sizing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(
+    tag = "kind",
+    rename_all = "snake_case",
+    try_from = "RecordedVetoReason"
+)]
 pub enum VetoReason {
     KillSwitch,
     LowContextQuality {
@@ -88,6 +95,46 @@ pub enum VetoReason {
     CriticalDomainMissing {
         domain: Domain,
     },
+}
+
+/// The forms a [`VetoReason`] was recorded in.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RecordedVetoReason {
+    Data(VetoReasonData),
+    Sentence(String),
+}
+
+/// [`VetoReason`]'s own form, read without the sentence fallback.
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum VetoReasonData {
+    KillSwitch,
+    LowContextQuality {
+        quality: Decimal,
+        threshold: Decimal,
+    },
+    CriticalDomainMissing {
+        domain: Domain,
+    },
+}
+
+impl TryFrom<RecordedVetoReason> for VetoReason {
+    type Error = String;
+
+    fn try_from(recorded: RecordedVetoReason) -> Result<Self, String> {
+        match recorded {
+            RecordedVetoReason::Data(VetoReasonData::KillSwitch) => Ok(VetoReason::KillSwitch),
+            RecordedVetoReason::Data(VetoReasonData::LowContextQuality { quality, threshold }) => {
+                Ok(VetoReason::LowContextQuality { quality, threshold })
+            }
+            RecordedVetoReason::Data(VetoReasonData::CriticalDomainMissing { domain }) => {
+                Ok(VetoReason::CriticalDomainMissing { domain })
+            }
+            RecordedVetoReason::Sentence(text) => VetoReason::from_sentence(&text)
+                .ok_or_else(|| format!("not a veto reason: {text:?}")),
+        }
+    }
 }
 
 /// The closed set of veto kinds, for metric labels.
@@ -114,18 +161,31 @@ impl VetoKind {
         }
     }
 
-    /// The phrase of [`VetoReason`]'s wording that names this kind, for readers that only have an
-    /// intent's rationale (which quotes the reasons).
-    const fn phrase(self) -> &'static str {
-        match self {
-            VetoKind::KillSwitch => "kill switch is enabled",
-            VetoKind::LowContextQuality => "is below the threshold",
-            VetoKind::CriticalDomainMissing => "critical domain ",
-        }
+    /// The kind an intent's `veto_reasons` names; `None` for a word outside the set.
+    pub fn parse(raw: &str) -> Option<VetoKind> {
+        Self::ALL.into_iter().find(|k| k.as_str() == raw)
     }
 }
 
 impl VetoReason {
+    /// The reason a sentence of [`Display`](std::fmt::Display) words: the inverse of it.
+    pub fn from_sentence(text: &str) -> Option<VetoReason> {
+        if text == "kill switch is enabled" {
+            return Some(VetoReason::KillSwitch);
+        }
+        if let Some(rest) = text.strip_prefix("context quality ") {
+            let (quality, threshold) = rest.split_once(" is below the threshold ")?;
+            return Some(VetoReason::LowContextQuality {
+                quality: quality.parse().ok()?,
+                threshold: threshold.parse().ok()?,
+            });
+        }
+        let domain = text
+            .strip_prefix("critical domain ")?
+            .strip_suffix(" is missing")?;
+        Domain::parse(domain).map(|domain| VetoReason::CriticalDomainMissing { domain })
+    }
+
     pub fn kind(&self) -> VetoKind {
         match self {
             VetoReason::KillSwitch => VetoKind::KillSwitch,
@@ -135,8 +195,7 @@ impl VetoReason {
     }
 }
 
-/// The wording intents have always carried in their rationale; `veto_kinds_name_every_gate`
-/// pins it to [`VetoKind::phrase`].
+/// The wording intents have always carried in their rationale.
 impl std::fmt::Display for VetoReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -178,6 +237,15 @@ pub struct Analysis {
 }
 
 impl Analysis {
+    /// The kinds of this analysis' vetoes, each once, in [`VetoKind::ALL`]'s order: what an
+    /// intent's `veto_reasons` carries.
+    pub fn veto_kinds(&self) -> Vec<VetoKind> {
+        VetoKind::ALL
+            .into_iter()
+            .filter(|k| self.veto_reasons.iter().any(|r| r.kind() == *k))
+            .collect()
+    }
+
     /// The veto reasons as the rationale words them.
     pub fn veto_text(&self) -> String {
         self.veto_reasons
@@ -334,17 +402,6 @@ pub const VETO_KILL_SWITCH: &str = "kill_switch";
 pub const VETO_LOW_CONTEXT_QUALITY: &str = "low_context_quality";
 pub const VETO_CRITICAL_DOMAIN_MISSING: &str = "critical_domain_missing";
 
-/// The kinds of veto that `text` (an intent's rationale, which quotes the reasons) names, each
-/// once, in a fixed order. For readers that have only the intent; the workflow itself has the
-/// typed [`VetoReason`]s.
-pub fn veto_kinds(text: &str) -> Vec<&'static str> {
-    VetoKind::ALL
-        .into_iter()
-        .filter(|k| text.contains(k.phrase()))
-        .map(VetoKind::as_str)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -450,6 +507,33 @@ mod tests {
     }
 
     #[test]
+    fn a_veto_reason_reads_as_data_and_as_the_sentence_older_runs_recorded() {
+        let reasons = [
+            VetoReason::KillSwitch,
+            VetoReason::LowContextQuality {
+                quality: Decimal::new(31, 2),
+                threshold: Decimal::new(5, 1),
+            },
+            VetoReason::CriticalDomainMissing {
+                domain: Domain::TechnicalsRegime,
+            },
+        ];
+        for reason in reasons {
+            let data = serde_json::to_value(&reason).expect("encode");
+            assert_eq!(
+                serde_json::from_value::<VetoReason>(data).expect("data"),
+                reason
+            );
+            let sentence = serde_json::Value::String(reason.to_string());
+            assert_eq!(
+                serde_json::from_value::<VetoReason>(sentence).expect("sentence"),
+                reason
+            );
+        }
+        assert!(serde_json::from_value::<VetoReason>(serde_json::json!("who knows")).is_err());
+    }
+
+    #[test]
     fn veto_kinds_name_every_gate() {
         let cfg = PolicyConfig::uncalibrated();
         // Full quality elsewhere, so the missing domain alone does not sink the overall quality.
@@ -488,12 +572,11 @@ mod tests {
         ];
         for (name, outputs, kill, kinds) in cases {
             let a = analyse(&outputs, kill, &cfg);
-            assert_eq!(veto_kinds(&a.veto_text()), kinds, "{name}: {a:?}");
-            let typed: Vec<&str> = a.veto_reasons.iter().map(|r| r.kind().as_str()).collect();
-            let mut typed_sorted = typed.clone();
-            typed_sorted.sort_by_key(|k| VetoKind::ALL.iter().position(|v| v.as_str() == *k));
-            typed_sorted.dedup();
-            assert_eq!(typed_sorted, kinds, "{name}: {a:?}");
+            let typed: Vec<&str> = a.veto_kinds().into_iter().map(VetoKind::as_str).collect();
+            assert_eq!(typed, kinds, "{name}: {a:?}");
+            for kind in a.veto_kinds() {
+                assert_eq!(VetoKind::parse(kind.as_str()), Some(kind));
+            }
         }
     }
 

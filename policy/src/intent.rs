@@ -4,6 +4,7 @@
 
 use crate::analysis::Analysis;
 use crate::sizing::Action;
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use torghut_proto::model::ValidatedRequest;
 use torghut_proto::v1::{AdapterHint, ArtifactRef, DecisionIntent, OrderConstraints, SkillOutput};
@@ -15,14 +16,17 @@ pub const POLICY_VERSION: &str = "policy-2026.11.1";
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SizingOutcome {
     pub action: Action,
-    pub qty: String,
-    pub notional: String,
+    /// Shares, non-negative (the action says which way). Decimals cross Temporal as strings, so
+    /// this reads what runs recorded before it was typed.
+    pub qty: Decimal,
+    pub notional: Decimal,
     /// Which cap bound the size, for the rationale.
     pub binding_cap: String,
     pub risk_flags: Vec<String>,
-    /// Notional held in the account's exposure ledger for this decision ("0" for hold).
+    /// Notional held in the account's exposure ledger for this decision (0 for hold; absent in
+    /// runs recorded before the ledger).
     #[serde(default)]
-    pub reserved_notional: String,
+    pub reserved_notional: Decimal,
 }
 
 /// What `execution-routing` answers.
@@ -30,7 +34,7 @@ pub struct SizingOutcome {
 pub struct RoutingOutcome {
     pub adapter_hint: AdapterHint,
     pub order_constraints: OrderConstraints,
-    pub max_slippage_bps: String,
+    pub max_slippage_bps: Decimal,
     pub risk_flags: Vec<String>,
 }
 
@@ -70,17 +74,22 @@ pub fn assemble(
     rationale.push_str(&format!(
         "; size {} {} bound by {}",
         sizing.action.as_str(),
-        sizing.qty,
+        sizing.qty.normalize(),
         sizing.binding_cap
     ));
     DecisionIntent {
         request_id: request.request_id.clone(),
         symbol: request.symbol.to_string(),
         action: sizing.action.as_str().to_owned(),
-        qty: sizing.qty,
+        qty: sizing.qty.normalize().to_string(),
         vetoed: analysis.vetoed,
+        veto_reasons: analysis
+            .veto_kinds()
+            .into_iter()
+            .map(|k| k.as_str().to_owned())
+            .collect(),
         order_constraints: Some(routing.order_constraints),
-        max_slippage_bps: routing.max_slippage_bps,
+        max_slippage_bps: routing.max_slippage_bps.normalize().to_string(),
         adapter_hint: Some(routing.adapter_hint),
         confidence: analysis.confidence.normalize().to_string(),
         uncertainty_notes: analysis.uncertainty_notes.clone(),
@@ -97,6 +106,6 @@ pub fn assemble(
             .collect(),
         rationale,
         policy_version: POLICY_VERSION.to_owned(),
-        reserved_notional: sizing.reserved_notional,
+        reserved_notional: sizing.reserved_notional.normalize().to_string(),
     }
 }

@@ -11,6 +11,7 @@ pub mod analysis;
 pub mod calibration;
 pub mod intent;
 pub mod ledger;
+pub mod quote;
 pub mod review;
 pub mod routing;
 pub mod sizing;

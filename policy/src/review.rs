@@ -8,8 +8,8 @@
 //! remaining-budget cap, and the report says so.
 
 use crate::analysis::{self, PolicyConfig};
+use crate::quote::Quote;
 use crate::sizing;
-use crate::skills::{TECHNICALS_REGIME, payload_decimal};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -45,15 +45,10 @@ pub fn rerun(
         req.risk_policy.kill_switch_enabled,
         policy,
     );
-    let tech = record
-        .skill_outputs
-        .iter()
-        .find(|o| o.domain == TECHNICALS_REGIME);
-    let sized = sizing::size_for_request(
-        &req,
+    let sized = sizing::size_for_account(
+        &sizing::AccountLimits::of(&req),
         &analysis,
-        tech.and_then(|t| payload_decimal(t, "last_price")),
-        tech.and_then(|t| payload_decimal(t, "realized_vol_annual")),
+        &Quote::of_outputs(&record.skill_outputs),
         None,
     );
     let mut flags = analysis.risk_flags.clone();

@@ -10,8 +10,10 @@
 //! add to, a trade too large to size — so the answer is a hold with a flag saying why.
 
 use crate::analysis::Direction;
+use crate::quote::Quote;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
+use torghut_proto::model::{Portfolio, RiskPolicy, ValidatedRequest};
 
 /// Engine default for `max_position_pct_equity` when the caller sends `null`.
 pub const DEFAULT_MAX_POSITION_PCT_EQUITY: Decimal = Decimal::from_parts(5, 0, 0, false, 2);
@@ -58,6 +60,12 @@ impl Action {
             Action::Sell => "sell",
             Action::Hold => "hold",
         }
+    }
+
+    pub fn parse(raw: &str) -> Option<Action> {
+        [Action::Buy, Action::Sell, Action::Hold]
+            .into_iter()
+            .find(|a| a.as_str() == raw)
     }
 }
 
@@ -197,18 +205,39 @@ pub fn size(signal: &SizingSignal, limits: &SizingLimits) -> Sized {
     }
 }
 
-/// Maps a validated request and its analysis onto [`size`]: the one place that decides which
-/// request fields are caps, so the live step and historical replays size alike.
-/// `reference_price` is the last trade; without one, the held position's own mark is used.
-pub fn size_for_request(
-    req: &torghut_proto::ValidatedRequest,
+/// What sizing reads of a request: the account it trades in and the caller's limits. The
+/// `risk-exposure-sizing` activity gets this, not the whole request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountLimits {
+    /// The exposure ledger's account.
+    pub account_id: String,
+    pub portfolio: Portfolio,
+    pub risk_policy: RiskPolicy,
+    pub allow_fractional: bool,
+}
+
+impl AccountLimits {
+    pub fn of(request: &ValidatedRequest) -> Self {
+        Self {
+            account_id: request.account_id.clone(),
+            portfolio: request.portfolio.clone(),
+            risk_policy: request.risk_policy.clone(),
+            allow_fractional: request.execution.allow_fractional,
+        }
+    }
+}
+
+/// Maps an account's limits and the analysis onto [`size`]: the one place that decides which
+/// request fields are caps, so the live step and historical replays size alike. The price is the
+/// quote's last trade; without one, the held position's own mark is used.
+pub fn size_for_account(
+    account: &AccountLimits,
     analysis: &crate::analysis::Analysis,
-    reference_price: Option<Decimal>,
-    realized_vol: Option<Decimal>,
+    quote: &Quote,
     remaining_budget: Option<Decimal>,
 ) -> Sized {
-    let position = req.portfolio.position.as_ref();
-    let price = reference_price.or_else(|| {
+    let position = account.portfolio.position.as_ref();
+    let price = quote.last_price.or_else(|| {
         position
             .filter(|p| !p.qty.is_zero())
             .and_then(|p| p.market_value.checked_div(p.qty))
@@ -222,22 +251,23 @@ pub fn size_for_request(
         },
         strength: analysis.score.abs(),
         confidence: analysis.confidence,
-        realized_vol,
+        realized_vol: quote.realized_vol,
         price: price.unwrap_or_default(),
     };
+    let risk = &account.risk_policy;
     let limits = SizingLimits {
-        equity: req.portfolio.equity.get(),
-        buying_power: req.portfolio.buying_power.get(),
-        max_notional_per_trade: req.risk_policy.max_notional_per_trade.map(|m| m.get()),
-        max_position_pct_equity: req.risk_policy.max_position_pct_equity.map(|f| f.get()),
+        equity: account.portfolio.equity.get(),
+        buying_power: account.portfolio.buying_power.get(),
+        max_notional_per_trade: risk.max_notional_per_trade.map(|m| m.get()),
+        max_position_pct_equity: risk.max_position_pct_equity.map(|f| f.get()),
         position_qty: position.map(|p| p.qty).unwrap_or_default(),
         remaining_budget,
-        kill_switch: req.risk_policy.kill_switch_enabled,
-        allow_fractional: req.execution.allow_fractional,
-        allow_short: req.risk_policy.allow_short,
+        kill_switch: risk.kill_switch_enabled,
+        allow_fractional: account.allow_fractional,
+        allow_short: risk.allow_short,
     };
     let mut sized = size(&signal, &limits);
-    if reference_price.is_none() && price.is_some() {
+    if quote.last_price.is_none() && price.is_some() {
         sized
             .risk_flags
             .insert(0, "sizing:price_from_position_mark".to_owned());

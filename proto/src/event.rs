@@ -34,6 +34,57 @@ pub fn is_terminal(event: &DecisionEvent) -> bool {
     )
 }
 
+/// How a run ended, read off its terminal event. The one classification of an ending: the
+/// workflow's `DecisionAction` search attribute, the intraday loop's summary and the gateway's
+/// metrics all use it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    /// An intent the policy chose: `buy`, `sell` or `hold`.
+    Intent { action: String },
+    /// A hold forced by the gates, with their kinds (the intent's `veto_reasons`).
+    Veto { reasons: Vec<String> },
+    /// An `llm_review` run's answer.
+    LlmReview,
+    /// `decision.error`, with its code.
+    Error { code: String },
+}
+
+impl Ending {
+    /// The ending of a terminal event's payload; `None` for any other event.
+    pub fn of(payload: &Payload) -> Option<Ending> {
+        match payload {
+            Payload::Final(f) => Some(match &f.intent {
+                Some(i) if i.vetoed => Ending::Veto {
+                    reasons: i.veto_reasons.clone(),
+                },
+                Some(i) => Ending::Intent {
+                    action: i.action.clone(),
+                },
+                None => Ending::LlmReview,
+            }),
+            Payload::Error(e) => Some(Ending::Error {
+                code: e.code.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The ending of a run's event log (its last event), if it has one.
+    pub fn of_log(events: &[DecisionEvent]) -> Option<Ending> {
+        events.last()?.payload.as_ref().and_then(Ending::of)
+    }
+
+    /// One word for it: the action, `veto`, `llm_review` or `error`.
+    pub fn label(&self) -> &str {
+        match self {
+            Ending::Intent { action } => action,
+            Ending::Veto { .. } => "veto",
+            Ending::LlmReview => "llm_review",
+            Ending::Error { .. } => "error",
+        }
+    }
+}
+
 /// The SSE `data:` envelope of an event.
 pub fn envelope(run_id: &str, request_id: &str, event: &DecisionEvent) -> Value {
     let payload = match &event.payload {
@@ -59,10 +110,84 @@ pub fn envelope(run_id: &str, request_id: &str, event: &DecisionEvent) -> Value 
     })
 }
 
+/// A run's event as one caller sees it: `decision.accepted` says whether *this* call joined a
+/// run that already existed (`idempotent`). The log itself is shared by every caller of the run,
+/// so the workflow writes `false` there and the gateway sets the caller's answer here.
+pub fn for_caller(event: &DecisionEvent, joined: bool) -> DecisionEvent {
+    let mut event = event.clone();
+    if let Some(Payload::Accepted(a)) = event.payload.as_mut() {
+        a.idempotent = joined;
+    }
+    event
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::v1::Progress;
+    use crate::v1::{Accepted, DecisionError, DecisionIntent, Final, Progress};
+
+    #[test]
+    fn every_ending_is_classified_once() {
+        let intent = |action: &str, vetoed: bool| {
+            Payload::Final(Final {
+                intent: Some(DecisionIntent {
+                    action: action.into(),
+                    vetoed,
+                    veto_reasons: if vetoed {
+                        vec!["kill_switch".into()]
+                    } else {
+                        vec![]
+                    },
+                    ..Default::default()
+                }),
+                llm_response: None,
+            })
+        };
+        assert_eq!(
+            Ending::of(&intent("buy", false)).map(|e| e.label().to_owned()),
+            Some("buy".into())
+        );
+        assert_eq!(
+            Ending::of(&intent("hold", true)),
+            Some(Ending::Veto {
+                reasons: vec!["kill_switch".into()]
+            })
+        );
+        assert_eq!(
+            Ending::of(&Payload::Final(Final::default())),
+            Some(Ending::LlmReview)
+        );
+        let error = Payload::Error(DecisionError {
+            code: "timeout".into(),
+            ..Default::default()
+        });
+        assert_eq!(
+            Ending::of(&error).map(|e| e.label().to_owned()),
+            Some("error".into())
+        );
+        assert_eq!(Ending::of(&Payload::Progress(Progress::default())), None);
+    }
+
+    #[test]
+    fn only_the_accepted_event_takes_the_callers_answer() {
+        let accepted = DecisionEvent {
+            payload: Some(Payload::Accepted(Accepted::default())),
+            ..Default::default()
+        };
+        let seen = for_caller(&accepted, true);
+        assert!(matches!(
+            seen.payload,
+            Some(Payload::Accepted(Accepted {
+                idempotent: true,
+                ..
+            }))
+        ));
+        let progress = DecisionEvent {
+            payload: Some(Payload::Progress(Progress::default())),
+            ..Default::default()
+        };
+        assert_eq!(for_caller(&progress, true), progress);
+    }
 
     #[test]
     fn the_envelope_carries_the_run_trace_id_beside_the_jangar_keys() {

@@ -64,9 +64,35 @@ impl Adapter {
     }
 }
 
-/// A non-negative decimal amount of money or shares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+/// A non-negative decimal amount of money or shares. Crosses Temporal as its decimal string;
+/// decoding checks the sign again, so a payload cannot smuggle in a negative amount.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(try_from = "Decimal", into = "Decimal")]
 pub struct NonNegative(Decimal);
+
+impl TryFrom<Decimal> for NonNegative {
+    type Error = String;
+    fn try_from(value: Decimal) -> Result<Self, String> {
+        Self::new(value).ok_or_else(|| format!("expected a non-negative amount, got {value}"))
+    }
+}
+
+impl From<NonNegative> for Decimal {
+    fn from(value: NonNegative) -> Decimal {
+        value.0
+    }
+}
 
 impl NonNegative {
     pub const ZERO: NonNegative = NonNegative(Decimal::ZERO);
@@ -86,9 +112,35 @@ impl fmt::Display for NonNegative {
     }
 }
 
-/// A fraction in `[0, 1]` (a share of equity, a quality score, a confidence).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+/// A fraction in `[0, 1]` (a share of equity, a quality score, a confidence). Decoding checks
+/// the range again.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(try_from = "Decimal", into = "Decimal")]
 pub struct Fraction(Decimal);
+
+impl TryFrom<Decimal> for Fraction {
+    type Error = String;
+    fn try_from(value: Decimal) -> Result<Self, String> {
+        Self::new(value).ok_or_else(|| format!("expected a fraction in [0, 1], got {value}"))
+    }
+}
+
+impl From<Fraction> for Decimal {
+    fn from(value: Fraction) -> Decimal {
+        value.0
+    }
+}
 
 impl Fraction {
     pub const ZERO: Fraction = Fraction(Decimal::ZERO);
@@ -114,9 +166,23 @@ impl fmt::Display for Fraction {
     }
 }
 
-/// An exchange ticker, upper case.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+/// An exchange ticker, upper case. Decoding parses it again.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Symbol(String);
+
+impl TryFrom<String> for Symbol {
+    type Error = String;
+    fn try_from(raw: String) -> Result<Self, String> {
+        Self::parse(&raw).ok_or_else(|| format!("not a ticker: {raw:?}"))
+    }
+}
+
+impl From<Symbol> for String {
+    fn from(symbol: Symbol) -> String {
+        symbol.0
+    }
+}
 
 impl Symbol {
     pub fn parse(raw: &str) -> Option<Self> {
@@ -139,7 +205,7 @@ impl fmt::Display for Symbol {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Position {
     pub symbol: Symbol,
     /// Signed share count; negative is a short position.
@@ -147,7 +213,7 @@ pub struct Position {
     pub market_value: Decimal,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Portfolio {
     pub equity: NonNegative,
     pub buying_power: NonNegative,
@@ -155,7 +221,7 @@ pub struct Portfolio {
     pub position: Option<Position>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RiskPolicy {
     pub max_notional_per_trade: Option<NonNegative>,
     pub max_position_pct_equity: Option<Fraction>,
@@ -163,7 +229,7 @@ pub struct RiskPolicy {
     pub allow_short: bool,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ExecutionContext {
     pub primary_adapter: Adapter,
     pub lean_enabled: bool,
@@ -194,6 +260,10 @@ pub struct LlmReview {
 }
 
 /// A request that passed validation; every field is in range.
+///
+/// It enters a workflow's input once, as itself: it serialises as its wire form
+/// ([`ValidatedRequest::to_wire`]) and deserialises through [`validate`], so the JSON in a
+/// history is the request as Torghut wrote it and no decoded payload skips validation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidatedRequest {
     pub request_id: String,
@@ -211,6 +281,91 @@ pub struct ValidatedRequest {
 impl ValidatedRequest {
     pub fn is_llm_review(&self) -> bool {
         self.trigger.kind == LLM_REVIEW_TRIGGER
+    }
+
+    /// The wire request this one validates from, with every default spelled out:
+    /// `validate(&r.to_wire()) == Ok(r)` (the `wire_round_trip` tests hold it).
+    pub fn to_wire(&self) -> v1::DecisionRequest {
+        let decimal = |d: Decimal| d.to_string();
+        v1::DecisionRequest {
+            request_id: self.request_id.clone(),
+            symbol: self.symbol.to_string(),
+            strategy_id: self.strategy_id.clone(),
+            trigger: Some(v1::Trigger {
+                r#type: self.trigger.kind.clone(),
+                event_ts: self
+                    .trigger
+                    .event_ts
+                    .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+                source: self.trigger.source.clone(),
+                features: self
+                    .trigger
+                    .features
+                    .iter()
+                    .map(|(k, v)| (k.clone(), decimal(*v)))
+                    .collect(),
+            }),
+            portfolio: Some(v1::Portfolio {
+                equity: decimal(self.portfolio.equity.get()),
+                buying_power: decimal(self.portfolio.buying_power.get()),
+                current_exposure: decimal(self.portfolio.current_exposure.get()),
+                position: self.portfolio.position.as_ref().map(|p| v1::Position {
+                    symbol: p.symbol.to_string(),
+                    qty: decimal(p.qty),
+                    market_value: decimal(p.market_value),
+                }),
+            }),
+            risk_policy: Some(v1::RiskPolicy {
+                max_notional_per_trade: self
+                    .risk_policy
+                    .max_notional_per_trade
+                    .map(|m| decimal(m.get())),
+                max_position_pct_equity: self
+                    .risk_policy
+                    .max_position_pct_equity
+                    .map(|f| decimal(f.get())),
+                kill_switch_enabled: Some(self.risk_policy.kill_switch_enabled),
+                allow_short: Some(self.risk_policy.allow_short),
+            }),
+            execution_context: Some(v1::ExecutionContext {
+                primary_adapter: self.execution.primary_adapter.as_str().to_owned(),
+                lean_enabled: self.execution.lean_enabled,
+                mode: match self.execution.mode {
+                    Mode::Paper => "paper",
+                    Mode::Live => "live",
+                }
+                .to_owned(),
+                allow_fractional: Some(self.execution.allow_fractional),
+            }),
+            deadline_seconds: Some(self.deadline_seconds),
+            account_id: Some(self.account_id.clone()),
+            llm_review: self.llm_review.as_ref().map(|l| v1::LlmReview {
+                model: l.model.clone(),
+                messages: l
+                    .messages
+                    .iter()
+                    .map(|m| v1::ChatMessage {
+                        role: m.role.clone(),
+                        content: m.content.clone(),
+                    })
+                    .collect(),
+                temperature: l.temperature.map(decimal),
+                max_tokens: l.max_tokens,
+            }),
+        }
+    }
+}
+
+impl serde::Serialize for ValidatedRequest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_wire().serialize(serializer)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ValidatedRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let wire = v1::DecisionRequest::deserialize(deserializer)?;
+        validate(&wire).map_err(serde::de::Error::custom)
     }
 }
 

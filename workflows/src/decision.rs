@@ -7,8 +7,10 @@
 //! from its result without a worker round trip.
 
 use crate::activity_io::{
-    DecisionActivities, LlmReviewInput, ReleaseInput, RoutingInput, SizingInput, SkillInput,
+    ContextQuery, DecisionActivities, LlmReviewInput, ReleaseInput, RoutingCall, RoutingRequest,
+    SizingCall, SizingRequest, SkillCall, StepFailure, TYPED_ACTIVITY_INPUTS, legacy,
 };
+use crate::activity_options::{StepBudget, step_failure};
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::FutureExt;
 use serde::{Deserialize, Serialize};
@@ -16,17 +18,18 @@ use std::time::Duration;
 use temporalio_common::ActivityDefinition;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
-    ActivityExecutionError, ActivityOptions, WaitConditionOptions, WorkflowCancellationToken,
-    WorkflowContext, WorkflowContextView, WorkflowResult,
+    ActivityExecutionError, WaitConditionOptions, WorkflowCancellationToken, WorkflowContext,
+    WorkflowContextView, WorkflowResult,
 };
-use temporalio_workflow::RetryPolicy;
 use torghut_policy::analysis::{self, PolicyConfig};
+use torghut_policy::quote::Quote;
 use torghut_policy::skills::{self, missing_output};
+use torghut_proto::event::Ending;
 use torghut_proto::model::{self, ValidatedRequest};
 use torghut_proto::trace::TraceParent;
 use torghut_proto::v1::{
-    Accepted, AnalysisComplete, ContextReady, DecisionError, DecisionEvent, DecisionRequest,
-    DomainSummary, Final, Progress, SkillOutput, decision_event::Payload,
+    Accepted, AnalysisComplete, ContextReady, DecisionError, DecisionEvent, DomainSummary, Final,
+    Progress, SkillOutput, decision_event::Payload,
 };
 
 /// Search attributes operators find runs by in the Temporal UI. Keywords only, and nothing that
@@ -54,7 +57,10 @@ pub const MAX_POLL_WAIT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DecisionInput {
-    pub request: DecisionRequest,
+    /// Validated by whoever starts the run (the gateway, the intraday loop); it crosses Temporal
+    /// in its wire form and is validated again as it decodes, so the workflow never holds an
+    /// invalid request (see [`ValidatedRequest`]).
+    pub request: ValidatedRequest,
     #[serde(default)]
     pub policy: PolicyConfig,
     #[serde(default)]
@@ -74,7 +80,7 @@ pub fn run_trace(input: &DecisionInput) -> TraceParent {
         .traceparent
         .as_deref()
         .and_then(|t| TraceParent::parse(t).ok())
-        .unwrap_or_else(|| TraceParent::derived(&crate::workflow_id(&input.request.request_id)))
+        .unwrap_or_else(|| TraceParent::derived(&crate::ids::decision(&input.request.request_id)))
 }
 
 /// Timeout and retries of the `llm-review` activity; from the gateway's configuration, recorded
@@ -152,68 +158,60 @@ impl DecisionWorkflow {
     #[run(name = "decision-workflow")]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<DecisionOutcome> {
         let input = ctx.state(|s| s.input.clone());
-        match model::validate(&input.request) {
-            Err(e) => emit(
-                ctx,
-                Payload::Error(DecisionError {
-                    code: "invalid_request".to_owned(),
-                    message: e.to_string(),
-                    retryable: false,
-                }),
-            ),
-            Ok(request) => {
-                let mode = match request.execution.mode {
-                    model::Mode::Paper => "paper",
-                    model::Mode::Live => "live",
-                };
-                ctx.upsert_search_attributes([
-                    search::SYMBOL.value_set(request.symbol.to_string()),
-                    search::STRATEGY_ID.value_set(request.strategy_id.clone()),
-                    search::TRADING_MODE.value_set(mode.to_owned()),
-                ]);
-                emit(
-                    ctx,
-                    Payload::Accepted(Accepted {
-                        workflow_id: ctx.workflow_id().to_owned(),
-                        symbol: request.symbol.to_string(),
-                        strategy_id: request.strategy_id.clone(),
-                        deadline_seconds: request.deadline_seconds,
-                        idempotent: false,
-                    }),
-                );
-                let deadline = Duration::from_secs(u64::from(request.deadline_seconds));
-                let account_id = request.account_id.clone();
-                let steps = if request.is_llm_review() {
-                    run_llm_review(ctx.clone(), input).boxed_local()
-                } else {
-                    run_steps(ctx.clone(), input, request).boxed_local()
-                }
-                .fuse();
-                let timer = ctx.timer(deadline).fuse();
-                let cancelled = ctx.cancelled().fuse();
-                futures::pin_mut!(steps, timer, cancelled);
-                let terminal = futures::select_biased! {
-                    reason = cancelled => Payload::Error(DecisionError {
-                        code: "cancelled".to_owned(),
-                        message: format!("decision cancelled: {}", reason.unwrap_or_else(|| "cancel requested".to_owned())),
-                        retryable: false,
-                    }),
-                    t = steps => t,
-                    _ = timer => Payload::Error(DecisionError {
-                        code: "timeout".to_owned(),
-                        message: format!("decision exceeded its deadline of {} s", deadline.as_secs()),
-                        retryable: true,
-                    }),
-                };
-                if matches!(terminal, Payload::Error(_)) && ctx.state(|s| s.reservation_attempted) {
-                    compensate(ctx, &account_id).await;
-                }
-                ctx.upsert_search_attributes([
-                    search::DECISION_ACTION.value_set(outcome_label(&terminal))
-                ]);
-                emit(ctx, terminal);
-            }
+        let request = input.request.clone();
+        let mode = match request.execution.mode {
+            model::Mode::Paper => "paper",
+            model::Mode::Live => "live",
+        };
+        ctx.upsert_search_attributes([
+            search::SYMBOL.value_set(request.symbol.to_string()),
+            search::STRATEGY_ID.value_set(request.strategy_id.clone()),
+            search::TRADING_MODE.value_set(mode.to_owned()),
+        ]);
+        emit(
+            ctx,
+            Payload::Accepted(Accepted {
+                workflow_id: ctx.workflow_id().to_owned(),
+                symbol: request.symbol.to_string(),
+                strategy_id: request.strategy_id.clone(),
+                deadline_seconds: request.deadline_seconds,
+                // Per caller, not per run: the gateway sets it (`torghut_proto::event::for_caller`).
+                idempotent: false,
+            }),
+        );
+        let deadline = Duration::from_secs(u64::from(request.deadline_seconds));
+        let account_id = request.account_id.clone();
+        let steps = if request.is_llm_review() {
+            run_llm_review(ctx.clone(), input).boxed_local()
+        } else {
+            run_steps(ctx.clone(), input).boxed_local()
         }
+        .fuse();
+        let timer = ctx.timer(deadline).fuse();
+        let cancelled = ctx.cancelled().fuse();
+        futures::pin_mut!(steps, timer, cancelled);
+        let terminal = futures::select_biased! {
+            reason = cancelled => Payload::Error(DecisionError {
+                code: "cancelled".to_owned(),
+                message: format!("decision cancelled: {}", reason.unwrap_or_else(|| "cancel requested".to_owned())),
+                retryable: false,
+            }),
+            t = steps => t,
+            _ = timer => Payload::Error(DecisionError {
+                code: "timeout".to_owned(),
+                message: format!("decision exceeded its deadline of {} s", deadline.as_secs()),
+                retryable: true,
+            }),
+        };
+        if matches!(terminal, Payload::Error(_)) && ctx.state(|s| s.reservation_attempted) {
+            compensate(ctx, &account_id).await;
+        }
+        let label = Ending::of(&terminal)
+            .as_ref()
+            .map_or("error", Ending::label)
+            .to_owned();
+        ctx.upsert_search_attributes([search::DECISION_ACTION.value_set(label)]);
+        emit(ctx, terminal);
         ctx.state_mut(|s| s.finished = true);
         // Let any `poll_events` waiting on the log deliver the terminal event before we close.
         // A fresh token: after a cancel request the default one is already cancelled.
@@ -262,21 +260,6 @@ impl DecisionWorkflow {
     }
 }
 
-/// What `DecisionAction` says of a run: the action, `veto` for a forced hold, `llm_review`, or
-/// `error`.
-fn outcome_label(terminal: &Payload) -> String {
-    match terminal {
-        Payload::Final(Final {
-            intent: Some(i), ..
-        }) if i.vetoed => "veto".to_owned(),
-        Payload::Final(Final {
-            intent: Some(i), ..
-        }) => i.action.clone(),
-        Payload::Final(_) => "llm_review".to_owned(),
-        _ => "error".to_owned(),
-    }
-}
-
 fn now(ctx: &WorkflowContext<DecisionWorkflow>) -> String {
     ctx.workflow_time()
         .map(DateTime::<Utc>::from)
@@ -302,58 +285,21 @@ fn traceparent(ctx: &WorkflowContext<DecisionWorkflow>) -> Option<String> {
     Some(ctx.state(|s| s.trace.to_string()))
 }
 
-/// Timeouts and retries of an activity step: short attempts with backoff inside a bounded total;
-/// bad input is never retried.
-pub(crate) fn activity_options(
-    summary: String,
-    start_to_close_secs: u64,
-    max_attempts: u32,
-) -> ActivityOptions {
-    ActivityOptions::with_close_timeouts(
-        temporalio_sdk::ActivityCloseTimeouts::ScheduleAndStartToClose {
-            schedule_to_close: Duration::from_secs(60),
-            start_to_close: Duration::from_secs(start_to_close_secs),
-        },
-    )
-    .retry_policy(
-        RetryPolicy::builder()
-            .initial_interval(Duration::from_millis(500))
-            .backoff_coefficient(2.0)
-            .maximum_interval(Duration::from_secs(5))
-            .maximum_attempts(max_attempts)
-            .non_retryable_error_types(["InvalidInput"])
-            .build(),
-    )
-    .summary(summary)
-    .build()
-}
-
-/// Context skills: a few quick attempts; after them the domain is recorded as missing.
-pub(crate) fn skill_options(name: &str) -> ActivityOptions {
-    activity_options(format!("{name}: gather context"), 15, 4)
-}
-
-/// Sizing, routing and the compensation: the decision cannot finish without them.
-fn step_options(name: &str) -> ActivityOptions {
-    activity_options(name.to_owned(), 10, 5)
-}
-
 /// The decision steps after `accepted`; returns the terminal payload.
-async fn run_steps(
-    ctx: WorkflowContext<DecisionWorkflow>,
-    input: DecisionInput,
-    request: ValidatedRequest,
-) -> Payload {
+async fn run_steps(ctx: WorkflowContext<DecisionWorkflow>, input: DecisionInput) -> Payload {
+    let request = &input.request;
     let workflow_id = ctx.workflow_id().to_owned();
-    let as_of = request
-        .trigger
-        .event_ts
-        .to_rfc3339_opts(SecondsFormat::Secs, true);
-    let skill_input = SkillInput {
-        request: input.request.clone(),
-        as_of_utc: as_of.clone(),
-        workflow_id: workflow_id.clone(),
-        traceparent: traceparent(&ctx),
+    // Runs started before typed inputs replay with the inputs they recorded (see
+    // `activity_io::legacy`); the marker is written before the first activity is scheduled.
+    let typed = ctx.patched(TYPED_ACTIVITY_INPUTS);
+    let skill_call = if typed {
+        SkillCall::Query(ContextQuery::for_decision(request, traceparent(&ctx)))
+    } else {
+        SkillCall::Recorded(Box::new(legacy::SkillInput::for_decision(
+            request,
+            &workflow_id,
+            traceparent(&ctx),
+        )))
     };
     let total = skills::CONTEXT_SKILLS.len() as u32;
 
@@ -361,29 +307,29 @@ async fn run_steps(
         run_skill(
             &ctx,
             DecisionActivities::market_context,
-            &skill_input,
-            &request,
+            &skill_call,
+            request,
             total
         ),
         run_skill(
             &ctx,
             DecisionActivities::news_sentiment,
-            &skill_input,
-            &request,
+            &skill_call,
+            request,
             total
         ),
         run_skill(
             &ctx,
             DecisionActivities::fundamentals,
-            &skill_input,
-            &request,
+            &skill_call,
+            request,
             total
         ),
         run_skill(
             &ctx,
             DecisionActivities::technicals_regime,
-            &skill_input,
-            &request,
+            &skill_call,
+            request,
             total
         ),
     );
@@ -424,32 +370,57 @@ async fn run_steps(
         }),
     );
 
-    let technicals = outputs
-        .iter()
-        .find(|o| o.domain == skills::TECHNICALS_REGIME);
+    let quote = Quote::of_outputs(&outputs);
     ctx.state_mut(|s| s.reservation_attempted = true);
+    let sizing_call = if typed {
+        SizingCall::Request(SizingRequest::for_decision(
+            request,
+            &analysis,
+            &quote,
+            &workflow_id,
+            traceparent(&ctx),
+        ))
+    } else {
+        SizingCall::Recorded(Box::new(legacy::SizingInput::for_decision(
+            request,
+            &analysis,
+            &quote,
+            &workflow_id,
+            traceparent(&ctx),
+        )))
+    };
     let sizing = match ctx
         .execute_activity(
             DecisionActivities::risk_exposure_sizing,
-            SizingInput::for_decision(
-                &input.request,
-                &analysis,
-                technicals,
-                &workflow_id,
-                traceparent(&ctx),
-            ),
-            step_options(skills::RISK_EXPOSURE_SIZING),
+            sizing_call,
+            StepBudget::STEP.options(skills::RISK_EXPOSURE_SIZING.to_owned()),
         )
         .await
     {
         Ok(s) => s,
         Err(e) => return step_failed(skills::RISK_EXPOSURE_SIZING, &e),
     };
+    let routing_call = if typed {
+        RoutingCall::Request(RoutingRequest::for_decision(
+            request,
+            &sizing,
+            &quote,
+            traceparent(&ctx),
+        ))
+    } else {
+        RoutingCall::Recorded(Box::new(legacy::RoutingInput::for_decision(
+            request,
+            sizing.action,
+            sizing.qty,
+            &quote,
+            traceparent(&ctx),
+        )))
+    };
     let routing = match ctx
         .execute_activity(
             DecisionActivities::execution_routing,
-            RoutingInput::for_decision(&input.request, &sizing, technicals, traceparent(&ctx)),
-            step_options(skills::EXECUTION_ROUTING),
+            routing_call,
+            StepBudget::STEP.options(skills::EXECUTION_ROUTING.to_owned()),
         )
         .await
     {
@@ -460,7 +431,7 @@ async fn run_steps(
     Payload::Final(Final {
         intent: Some(torghut_policy::intent::assemble(
             &workflow_id,
-            &request,
+            request,
             &outputs,
             &analysis,
             sizing,
@@ -473,7 +444,7 @@ async fn run_steps(
 /// The compensation: release whatever the decision reserved. Idempotent, and run with a token
 /// of its own so that it still runs after a cancel request.
 async fn compensate(ctx: &WorkflowContext<DecisionWorkflow>, account_id: &str) {
-    let mut options = step_options(skills::RELEASE_EXPOSURE);
+    let mut options = StepBudget::STEP.options(skills::RELEASE_EXPOSURE.to_owned());
     options.cancellation_token = Some(WorkflowCancellationToken::new());
     let result = ctx
         .execute_activity(
@@ -507,7 +478,8 @@ async fn compensate(ctx: &WorkflowContext<DecisionWorkflow>, account_id: &str) {
 /// Torghut's LLM review: one retryable call of an OpenAI-compatible endpoint, answered in
 /// `decision.final.llm_response`.
 async fn run_llm_review(ctx: WorkflowContext<DecisionWorkflow>, input: DecisionInput) -> Payload {
-    let Some(llm_review) = input.request.llm_review.clone() else {
+    // Validation requires the block for an `llm_review` trigger; this is a reader's check only.
+    let Some(llm_review) = input.request.to_wire().llm_review else {
         return Payload::Error(DecisionError {
             code: "invalid_request".to_owned(),
             message: "llm_review block is missing".to_owned(),
@@ -515,24 +487,10 @@ async fn run_llm_review(ctx: WorkflowContext<DecisionWorkflow>, input: DecisionI
         });
     };
     let policy = &input.llm;
-    let options =
-        ActivityOptions::with_close_timeouts(temporalio_sdk::ActivityCloseTimeouts::StartToClose(
-            Duration::from_secs(u64::from(policy.timeout_seconds.max(1))),
-        ))
-        .retry_policy(
-            RetryPolicy::builder()
-                .initial_interval(Duration::from_secs(1))
-                .backoff_coefficient(2.0)
-                .maximum_interval(Duration::from_secs(10))
-                .maximum_attempts(policy.max_attempts.max(1))
-                .non_retryable_error_types([crate::activity_io::LLM_NOT_CONFIGURED, "InvalidInput"])
-                .build(),
-        )
-        .summary(format!(
-            "llm-review: {} messages",
-            llm_review.messages.len()
-        ))
-        .build();
+    let options = StepBudget::llm(policy.timeout_seconds, policy.max_attempts).options(format!(
+        "llm-review: {} messages",
+        llm_review.messages.len()
+    ));
     let result = ctx
         .execute_activity(
             DecisionActivities::llm_review,
@@ -553,10 +511,10 @@ async fn run_llm_review(ctx: WorkflowContext<DecisionWorkflow>, input: DecisionI
             }),
         ),
         Err(e) => {
-            let code = match failure_reason(&e) {
-                "timeout" => "timeout",
-                "not_configured" => "not_configured",
-                _ => "upstream_error",
+            let code = match step_failure(&e) {
+                StepFailure::Timeout => "timeout",
+                StepFailure::NotConfigured => "not_configured",
+                StepFailure::InvalidInput | StepFailure::FailedAfterRetries => "upstream_error",
             };
             (
                 "failed",
@@ -586,16 +544,20 @@ async fn run_llm_review(ctx: WorkflowContext<DecisionWorkflow>, input: DecisionI
 async fn run_skill<AD>(
     ctx: &WorkflowContext<DecisionWorkflow>,
     activity: AD,
-    input: &SkillInput,
+    call: &SkillCall,
     request: &ValidatedRequest,
     total: u32,
 ) -> SkillOutput
 where
-    AD: ActivityDefinition<Input = SkillInput, Output = SkillOutput>,
+    AD: ActivityDefinition<Input = SkillCall, Output = SkillOutput>,
 {
     let name = activity.name().to_owned();
     let result = ctx
-        .execute_activity(activity, input.clone(), skill_options(&name))
+        .execute_activity(
+            activity,
+            call.clone(),
+            StepBudget::SKILL.options(format!("{name}: gather context")),
+        )
         .await;
     let (output, status) = match result {
         Ok(out) => (out, "completed"),
@@ -603,8 +565,11 @@ where
             missing_output(
                 &name,
                 request.symbol.as_str(),
-                &input.as_of_utc,
-                failure_reason(&e),
+                &request
+                    .trigger
+                    .event_ts
+                    .to_rfc3339_opts(SecondsFormat::Secs, true),
+                step_failure(&e).as_str(),
             ),
             "failed",
         ),
@@ -629,34 +594,14 @@ where
     output
 }
 
-/// The application failure type the activity reported, if it reported one.
-fn failure_type(e: &ActivityExecutionError) -> Option<&str> {
-    match e.reason()? {
-        temporalio_common::error::IncomingError::Application(app) => app.type_name(),
-        _ => None,
-    }
-}
-
 /// The message of the innermost failure, which is the activity's own words.
 fn failure_message(e: &ActivityExecutionError) -> String {
     e.reason().map_or_else(|| e.to_string(), |r| r.to_string())
 }
 
-pub(crate) fn failure_reason(e: &ActivityExecutionError) -> &'static str {
-    if e.as_timeout().is_some() {
-        return "timeout";
-    }
-    match failure_type(e) {
-        Some(crate::activity_io::LLM_TIMEOUT) => "timeout",
-        Some(crate::activity_io::LLM_NOT_CONFIGURED) => "not_configured",
-        Some("InvalidInput") => "invalid_input",
-        _ => "failed_after_retries",
-    }
-}
-
 fn step_failed(step: &str, e: &ActivityExecutionError) -> Payload {
     Payload::Error(DecisionError {
-        code: if failure_reason(e) == "timeout" {
+        code: if step_failure(e) == StepFailure::Timeout {
             "timeout"
         } else {
             "internal"
@@ -672,11 +617,13 @@ mod tests {
     use super::*;
 
     fn input(request_id: &str, traceparent: Option<&str>) -> DecisionInput {
+        let mut request: torghut_proto::v1::DecisionRequest = serde_json::from_str(include_str!(
+            "../../proto/tests/fixtures/sample_request.json"
+        ))
+        .expect("fixture");
+        request.request_id = request_id.to_owned();
         DecisionInput {
-            request: DecisionRequest {
-                request_id: request_id.to_owned(),
-                ..Default::default()
-            },
+            request: model::validate(&request).expect("valid fixture"),
             policy: PolicyConfig::default(),
             llm: LlmCallPolicy::default(),
             traceparent: traceparent.map(str::to_owned),
@@ -685,20 +632,30 @@ mod tests {
 
     #[test]
     fn a_run_is_traced_under_its_starters_trace_else_one_derived_from_its_workflow_id() {
+        const UPPER: &str = "8A1C2F5E-0D4B-4C1E-9F6A-2B3C4D5E6F70";
+        const OTHER: &str = "8a1c2f5e-0d4b-4c1e-9f6a-2b3c4d5e6f71";
         let header = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-        assert_eq!(run_trace(&input("R-1", Some(header))).to_string(), header);
-        let derived = run_trace(&input("R-1", None));
-        assert_eq!(derived, TraceParent::derived("decision-r-1"));
+        assert_eq!(run_trace(&input(UPPER, Some(header))).to_string(), header);
+        let derived = run_trace(&input(UPPER, None));
+        assert_eq!(
+            derived,
+            TraceParent::derived("decision-8a1c2f5e-0d4b-4c1e-9f6a-2b3c4d5e6f70")
+        );
         // The workflow id ignores case, so the trace does too: one run, one trace.
-        assert_eq!(run_trace(&input("r-1", None)), derived);
+        assert_eq!(
+            run_trace(&input(&UPPER.to_ascii_lowercase(), None)),
+            derived
+        );
         // A malformed header is not the caller's trace; the run still has one.
-        assert_eq!(run_trace(&input("R-1", Some("00-nonsense"))), derived);
-        assert_ne!(run_trace(&input("R-2", None)).trace_id, derived.trace_id);
+        assert_eq!(run_trace(&input(UPPER, Some("00-nonsense"))), derived);
+        assert_ne!(run_trace(&input(OTHER, None)).trace_id, derived.trace_id);
     }
 
     #[test]
     fn an_input_recorded_before_tracing_reads_and_writes_as_before() {
-        let old = serde_json::json!({"request": DecisionRequest::default()});
+        let old = serde_json::json!({"request": serde_json::from_str::<serde_json::Value>(
+            include_str!("../../proto/tests/fixtures/sample_request.json")
+        ).expect("fixture")});
         let parsed: DecisionInput = serde_json::from_value(old.clone()).expect("old input");
         assert_eq!(parsed.traceparent, None);
         let again = serde_json::to_value(&parsed).expect("json");

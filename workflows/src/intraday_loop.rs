@@ -10,7 +10,8 @@
 //! watermark and the running summary.
 
 use crate::activity_io::{DecisionActivities, ReadTriggersInput};
-use crate::decision::{DecisionInput, DecisionWorkflow, LlmCallPolicy, activity_options};
+use crate::activity_options::StepBudget;
+use crate::decision::{DecisionInput, DecisionWorkflow, LlmCallPolicy};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -22,7 +23,9 @@ use temporalio_sdk::{
 };
 use torghut_policy::analysis::PolicyConfig;
 use torghut_policy::triggers::{SessionWindow, TriggerSignal, build_request, is_trading_day};
-use torghut_proto::v1::{DecisionRequest, Final, decision_event::Payload};
+use torghut_proto::event::Ending;
+use torghut_proto::model;
+use torghut_proto::v1::DecisionRequest;
 
 pub const WORKFLOW_TYPE: &str = "intraday-loop";
 /// Ticks per run before continuing as new; a tick is a handful of events plus its decisions.
@@ -122,7 +125,8 @@ pub struct LoopSummary {
     pub skipped_kill_switch: u32,
     /// `buy` / `sell` / `hold` / `veto` / `error` -> count.
     pub by_outcome: BTreeMap<String, u32>,
-    /// Veto reason -> count.
+    /// Veto kind (`kill_switch`, `low_context_quality`, `critical_domain_missing`) or
+    /// `error: <code>` -> count.
     pub veto_reasons: BTreeMap<String, u32>,
     pub read_failures: u32,
     pub watermark: Option<String>,
@@ -287,7 +291,7 @@ async fn tick(ctx: &WorkflowContext<IntradayLoop>, config: &LoopConfig, now: Dat
                 since,
                 until: ts(now),
             },
-            activity_options("read-triggers".to_owned(), 30, 3),
+            StepBudget::READ_TRIGGERS.options("read-triggers".to_owned()),
         )
         .await;
     let signals = match read {
@@ -341,9 +345,23 @@ async fn run_decision(
     config: &LoopConfig,
     signal: &TriggerSignal,
 ) -> Started {
-    let request = build_request(&config.template, &config.strategy_id, signal);
+    // Validated here, once: the decision's input carries the typed request. A template that
+    // makes an invalid request is a configuration error, counted like any failed decision.
+    let request = match model::validate(&build_request(
+        &config.template,
+        &config.strategy_id,
+        signal,
+    )) {
+        Ok(r) => r,
+        Err(_) => {
+            return Started::Finished {
+                outcome: "error".into(),
+                veto: vec!["error: invalid_request".into()],
+            };
+        }
+    };
     let options = ChildWorkflowOptions::builder()
-        .workflow_id(crate::workflow_id(&request.request_id))
+        .workflow_id(crate::ids::decision(&request.request_id))
         .parent_close_policy(ParentClosePolicy::Abandon)
         .build();
     let input = DecisionInput {
@@ -361,83 +379,22 @@ async fn run_decision(
         // decision exists, from the triggers endpoint or an earlier tick.
         return Started::Joined;
     };
-    match started.result().await {
-        Ok(outcome) => {
-            let terminal = outcome.events.last().and_then(|e| e.payload.clone());
-            match terminal {
-                Some(Payload::Final(Final {
-                    intent: Some(i), ..
-                })) if i.vetoed => Started::Finished {
-                    outcome: "veto".into(),
-                    veto: veto_reasons(&i.rationale),
-                },
-                Some(Payload::Final(Final {
-                    intent: Some(i), ..
-                })) => Started::Finished {
-                    outcome: i.action,
-                    veto: Vec::new(),
-                },
-                Some(Payload::Error(e)) => Started::Finished {
-                    outcome: "error".into(),
-                    veto: vec![format!("error: {}", e.code)],
-                },
-                _ => Started::Finished {
-                    outcome: "error".into(),
-                    veto: Vec::new(),
-                },
-            }
+    let ending = match started.result().await {
+        Ok(outcome) => Ending::of_log(&outcome.events),
+        Err(_) => {
+            return Started::Finished {
+                outcome: "error".into(),
+                veto: vec!["error: decision workflow failed".into()],
+            };
         }
-        Err(_) => Started::Finished {
-            outcome: "error".into(),
-            veto: vec!["error: decision workflow failed".into()],
-        },
-    }
-}
-
-/// The reasons in a vetoed intent's rationale (`...; vetoed: a; b`), with numbers stripped so
-/// the same reason at different qualities counts once.
-fn veto_reasons(rationale: &str) -> Vec<String> {
-    rationale
-        .split_once("vetoed: ")
-        .map(|(_, rest)| {
-            // The rationale goes on after the reasons with the sizing (`; size ...`), which is
-            // not a reason.
-            let reasons = rest.split_once("; size ").map_or(rest, |(r, _)| r);
-            reasons
-                .split("; ")
-                .map(|r| {
-                    r.split_whitespace()
-                        .map(|w| {
-                            if w.chars().any(|c| c.is_ascii_digit()) {
-                                "N"
-                            } else {
-                                w
-                            }
-                        })
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn veto_reasons_are_split_and_normalised() {
-        assert_eq!(
-            veto_reasons(
-                "direction buy (score 0.1, confidence 0.2, context quality 0.31); vetoed: context \
-                 quality 0.31 is below the threshold 0.5; kill switch is enabled; size hold 0 bound by veto"
-            ),
-            vec![
-                "context quality N is below the threshold N",
-                "kill switch is enabled"
-            ]
-        );
-        assert!(veto_reasons("buy 10").is_empty());
+    };
+    let veto = match &ending {
+        Some(Ending::Veto { reasons }) => reasons.clone(),
+        Some(Ending::Error { code }) => vec![format!("error: {code}")],
+        _ => Vec::new(),
+    };
+    Started::Finished {
+        outcome: ending.as_ref().map_or("error", Ending::label).to_owned(),
+        veto,
     }
 }

@@ -21,10 +21,6 @@ pub const LEDGER_WORKFLOW_TYPE: &str = "exposure-ledger";
 /// Updates applied before the ledger continues as new, to keep its history bounded.
 pub const UPDATES_PER_RUN: u32 = 500;
 
-pub fn ledger_workflow_id(account_id: &str) -> String {
-    format!("exposure-ledger-{account_id}")
-}
-
 fn now_ms<W>(ctx: &SyncWorkflowContext<W>) -> i64 {
     ctx.workflow_time()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())

@@ -5,7 +5,9 @@
 //! `torghut-policy`, so replaying a history gives the same answer.
 
 pub mod activity_io;
+pub mod activity_options;
 pub mod decision;
+pub mod ids;
 pub mod intraday_loop;
 pub mod ledger;
 pub mod market_context;
@@ -17,8 +19,3 @@ pub use market_context::MarketContextWorkflow;
 
 /// Default task queue the worker polls and the gateway starts runs on.
 pub const DEFAULT_TASK_QUEUE: &str = "torghut-decision-engine";
-
-/// The workflow id of a request: derived from `request_id` alone, so duplicates collide.
-pub fn workflow_id(request_id: &str) -> String {
-    format!("decision-{}", request_id.to_ascii_lowercase())
-}

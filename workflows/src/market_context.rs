@@ -7,7 +7,7 @@
 //! gateway stays a thin, secret-free bridge.
 
 use crate::activity_io::{ContextDomainInput, DecisionActivities};
-use crate::decision::{failure_reason, skill_options};
+use crate::activity_options::{StepBudget, step_failure};
 use serde::{Deserialize, Serialize};
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{WorkflowContext, WorkflowContextView, WorkflowResult};
@@ -26,12 +26,6 @@ pub struct MarketContextInput {
     pub as_of_utc: String,
     #[serde(default)]
     pub policy: PolicyConfig,
-}
-
-/// The workflow id: one per symbol and as-of, so concurrent callers of the same context join
-/// one run.
-pub fn workflow_id(symbol: &str, as_of_utc: &str) -> String {
-    format!("market-context-{symbol}-{as_of_utc}")
 }
 
 #[workflow]
@@ -62,14 +56,17 @@ impl MarketContextWorkflow {
                     .execute_activity(
                         DecisionActivities::context_domain,
                         args,
-                        skill_options(domain),
+                        StepBudget::SKILL.options(format!("{domain}: gather context")),
                     )
                     .await
                 {
                     Ok(out) => out,
-                    Err(e) => {
-                        missing_output(domain, &input.symbol, &input.as_of_utc, failure_reason(&e))
-                    }
+                    Err(e) => missing_output(
+                        domain,
+                        &input.symbol,
+                        &input.as_of_utc,
+                        step_failure(&e).as_str(),
+                    ),
                 }
             }
         }))

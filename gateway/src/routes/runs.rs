@@ -21,19 +21,7 @@ use std::time::Duration;
 use temporalio_client::WorkflowExecutionDescription;
 use torghut_proto::event::{envelope, event_type, is_terminal};
 use torghut_proto::v1::decision_event::Payload;
-use torghut_workflows::{DecisionWorkflow, workflow_id};
-
-fn run_id(raw: &str) -> String {
-    if raw.starts_with("decision-") {
-        raw.to_ascii_lowercase()
-    } else {
-        workflow_id(raw)
-    }
-}
-
-fn request_id_of(workflow_id: &str) -> String {
-    workflow_id.trim_start_matches("decision-").to_owned()
-}
+use torghut_workflows::{DecisionWorkflow, ids};
 
 pub async fn submit(
     State(state): State<AppState>,
@@ -86,13 +74,13 @@ pub async fn get_run(
     uri: Uri,
 ) -> Result<impl IntoResponse, ApiError> {
     query::strict(&uri, &[])?;
-    let workflow_id = run_id(&id);
+    let workflow_id = ids::decision_from_either(&id);
     let description = describe_for(&state, &caller, &workflow_id).await?;
     let mut rx = state.hub.subscribe(&workflow_id);
     // Bounded: without a worker a running run's events cannot be polled.
     let _ = tokio::time::timeout(LOAD_WAIT, rx.wait_for(|s| s.loaded || s.not_found)).await;
     let snapshot = rx.borrow().clone();
-    let request_id = request_id_of(&workflow_id);
+    let request_id = ids::request_id_of(&workflow_id).to_owned();
     let events: Vec<_> = snapshot
         .events
         .iter()
@@ -156,13 +144,13 @@ pub async fn resume_events(
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
-    let workflow_id = run_id(&id);
+    let workflow_id = ids::decision_from_either(&id);
     let from = resume_from(&headers, &uri)?;
     describe_for(&state, &caller, &workflow_id).await?;
     let rx = state.hub.subscribe(&workflow_id);
     Ok(sse::stream(
         StreamSpec {
-            request_id: request_id_of(&workflow_id),
+            request_id: ids::request_id_of(&workflow_id).to_owned(),
             workflow_id,
             from,
             idempotent: true,
@@ -184,7 +172,7 @@ pub async fn cancel_run(
     uri: Uri,
 ) -> Result<impl IntoResponse, ApiError> {
     query::strict(&uri, &[])?;
-    let workflow_id = run_id(&id);
+    let workflow_id = ids::decision_from_either(&id);
     let description = describe_for(&state, &caller, &workflow_id).await?;
     if description.status() != temporalio_client::WorkflowExecutionStatus::Running {
         return Err(ApiError::AlreadyFinished {
