@@ -4,18 +4,20 @@
 //! go through [`Providers::run_skill`], so the context the API serves is the context a decision
 //! would have seen.
 
-use crate::bars::{BarProvider, FileBarProvider, embedded_dir};
 use crate::providers::ConfigError;
 use crate::providers::alpaca_news::{AlpacaNewsConfig, AlpacaNewsProvider};
+use crate::providers::bars::BarProvider;
 use crate::providers::clickhouse::{ClickHouseBarProvider, ClickHouseConfig};
 use crate::providers::edgar::{EdgarConfig, EdgarProvider};
+use crate::providers::files::bars::{FileBarProvider, embedded_dir};
+use crate::providers::files::fundamentals::{FileFundamentalsProvider, embedded_fundamentals_dir};
+use crate::providers::files::news::{FileNewsProvider, embedded_news_dir};
+use crate::providers::fundamentals::FundamentalsProvider;
+use crate::providers::news::NewsProvider;
+use crate::providers::signals::{MacdCrossScanner, TriggerSource};
+use crate::sentiment::SentimentScorer;
 use crate::skill::SkillError;
 use crate::skills;
-use crate::skills::fundamentals::{
-    FileFundamentalsProvider, FundamentalsProvider, embedded_fundamentals_dir,
-};
-use crate::skills::news::{FileNewsProvider, NewsProvider, SentimentScorer, embedded_news_dir};
-use crate::triggers::{MacdCrossScanner, TriggerSource};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
@@ -33,7 +35,7 @@ pub enum ProviderSetupError {
     ClickHouse(#[from] crate::providers::clickhouse::ConfigError),
     /// The compiled-in sentiment model does not parse: a build defect, reported at start.
     #[error("embedded news-sentiment model: {0}")]
-    SentimentModel(#[from] crate::skills::sentiment_model::ModelFormatError),
+    SentimentModel(#[from] crate::sentiment::model::ModelFormatError),
 }
 
 /// `TORGHUT_NEWS_SCORER`: `model` (default) or `lexicon`.
@@ -122,7 +124,7 @@ impl Providers {
         features: &BTreeMap<String, Decimal>,
     ) -> Result<SkillOutput, SkillError> {
         match domain {
-            MARKET_CONTEXT => skills::market_context::market_context(&*self.bars, symbol, as_of),
+            MARKET_CONTEXT => skills::market_state::market_context(&*self.bars, symbol, as_of),
             TECHNICALS_REGIME => {
                 skills::technicals::technicals_regime(&*self.bars, symbol, as_of, features)
             }

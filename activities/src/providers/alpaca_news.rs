@@ -4,11 +4,12 @@
 //! ourselves, because a replay must never see a headline published after its clock, whatever the
 //! server's inclusive/exclusive window rules are.
 
-use crate::llm::Secret;
 use crate::providers::http::{block_on_io, env_duration, env_secret, env_url};
+use crate::providers::news::{NewsItem, NewsProvider};
+use crate::secret::Secret;
 use crate::skill::SkillError;
-use crate::skills::news::{AlpacaNewsResponse, NewsItem, NewsProvider};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use serde::Deserialize;
 use std::time::Duration as StdDuration;
 use url::Url;
 
@@ -140,5 +141,42 @@ impl NewsProvider for AlpacaNewsProvider {
         lookback: Duration,
     ) -> Result<Vec<NewsItem>, SkillError> {
         block_on_io(self.fetch(symbol, as_of, lookback))
+    }
+}
+
+/// Alpaca's `GET /v1beta1/news` response, as it comes over the wire.
+#[derive(Debug, Deserialize)]
+pub struct AlpacaNewsResponse {
+    pub news: Vec<AlpacaNewsItem>,
+    #[serde(default)]
+    pub next_page_token: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AlpacaNewsItem {
+    pub id: i64,
+    pub headline: String,
+    #[serde(default)]
+    pub summary: String,
+    #[serde(default)]
+    pub source: String,
+    #[serde(default)]
+    pub url: String,
+    pub created_at: DateTime<Utc>,
+    #[serde(default)]
+    pub symbols: Vec<String>,
+}
+
+impl From<AlpacaNewsItem> for NewsItem {
+    fn from(a: AlpacaNewsItem) -> Self {
+        NewsItem {
+            id: a.id.to_string(),
+            headline: a.headline,
+            summary: a.summary,
+            source: a.source,
+            url: a.url,
+            created_at: a.created_at,
+            symbols: a.symbols,
+        }
     }
 }

@@ -6,9 +6,9 @@
 //! skill still judges freshness from the filing dates inside the facts, never from the cache.
 
 use crate::providers::ConfigError;
+use crate::providers::fundamentals::{CompanyFacts, FundamentalsProvider};
 use crate::providers::http::{block_on_io, env_duration, env_string, env_url};
 use crate::skill::SkillError;
-use crate::skills::fundamentals::{CompanyFacts, FundamentalsProvider};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

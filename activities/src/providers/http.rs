@@ -1,7 +1,7 @@
 //! What the HTTP-backed providers share: running async I/O from the synchronous provider traits,
 //! and reading their settings from the environment with errors that name the variable.
 
-use crate::llm::Secret;
+use crate::secret::Secret;
 use crate::skill::SkillError;
 use std::future::Future;
 use std::time::Duration;
