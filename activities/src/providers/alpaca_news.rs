@@ -4,13 +4,14 @@
 //! ourselves, because a replay must never see a headline published after its clock, whatever the
 //! server's inclusive/exclusive window rules are.
 
-use crate::providers::http::{block_on_io, env_duration, env_secret, env_url};
+use crate::providers::http::{base_url, block_on_io, required_secret, seconds};
 use crate::providers::news::{NewsItem, NewsProvider};
 use crate::secret::Secret;
 use crate::skill::SkillError;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::Deserialize;
 use std::time::Duration as StdDuration;
+use torghut_config::{SettingError, Settings, keys};
 use url::Url;
 
 /// Alpaca's page-size ceiling for the news endpoint.
@@ -29,15 +30,23 @@ pub struct AlpacaNewsConfig {
 
 impl AlpacaNewsConfig {
     /// `None` when `TORGHUT_ALPACA_NEWS_URL` is unset: the file provider stays in charge.
-    pub fn from_env() -> Result<Option<Self>, crate::providers::ConfigError> {
-        let Some(base_url) = env_url("TORGHUT_ALPACA_NEWS_URL")? else {
+    pub fn from_settings(settings: &Settings) -> Result<Option<Self>, SettingError> {
+        let Some(base_url) = base_url(settings, &keys::TORGHUT_ALPACA_NEWS_URL)? else {
             return Ok(None);
         };
         Ok(Some(Self {
             base_url,
-            key_id: env_secret("TORGHUT_ALPACA_KEY_ID")?,
-            secret_key: env_secret("TORGHUT_ALPACA_SECRET_KEY")?,
-            timeout: env_duration("TORGHUT_ALPACA_NEWS_TIMEOUT_SECONDS", 10)?,
+            key_id: required_secret(
+                settings,
+                &keys::TORGHUT_ALPACA_KEY_ID,
+                &keys::TORGHUT_ALPACA_KEY_ID_FILE,
+            )?,
+            secret_key: required_secret(
+                settings,
+                &keys::TORGHUT_ALPACA_SECRET_KEY,
+                &keys::TORGHUT_ALPACA_SECRET_KEY_FILE,
+            )?,
+            timeout: seconds(settings, &keys::TORGHUT_ALPACA_NEWS_TIMEOUT_SECONDS)?,
         }))
     }
 }

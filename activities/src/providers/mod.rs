@@ -20,6 +20,5 @@ pub mod signals;
 
 pub use bars::{BarError, BarProvider, DailyBar, MinuteBar};
 pub use fundamentals::{CompanyFacts, FundamentalsProvider};
-pub use http::ConfigError;
 pub use news::{NewsItem, NewsProvider};
 pub use signals::TriggerSource;

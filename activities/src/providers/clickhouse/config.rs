@@ -2,8 +2,9 @@
 //! that everything the SQL builders and the HTTP headers take from them is known to be safe.
 
 use super::*;
+use torghut_config::{SettingError, Settings, keys};
 
-/// Where and how to read. Built by [`ClickHouseConfig::from_env`] in the worker, or by hand in
+/// Where and how to read. Built by [`ClickHouseConfig::from_settings`] in the worker, or by hand in
 /// tests; [`ClickHouseBarProvider::new`] validates it either way.
 #[derive(Debug, Clone)]
 pub struct ClickHouseConfig {
@@ -35,81 +36,44 @@ pub(super) fn invalid(var: &'static str, reason: impl Into<String>) -> ConfigErr
     }
 }
 
-impl ClickHouseConfig {
-    /// Reads `TORGHUT_CLICKHOUSE_*`. `Ok(None)` when `TORGHUT_CLICKHOUSE_URL` is unset or empty:
-    /// ClickHouse is optional and the worker falls back to the embedded bars.
-    ///
-    /// - `TORGHUT_CLICKHOUSE_URL`: the HTTP interface (`http://host:8123`); no credentials in it.
-    /// - `TORGHUT_CLICKHOUSE_DATABASE`: default `torghut`.
-    /// - `TORGHUT_CLICKHOUSE_USER`: default `default`.
-    /// - `TORGHUT_CLICKHOUSE_PASSWORD`, or `TORGHUT_CLICKHOUSE_PASSWORD_FILE` (a mounted Secret;
-    ///   surrounding whitespace trimmed). The first wins when both are set.
-    /// - `TORGHUT_CLICKHOUSE_WINDOW_SIZE`: default `PT1S` ([`DEFAULT_WINDOW_SIZE`]).
-    /// - `TORGHUT_CLICKHOUSE_TIMEOUT_SECONDS`: per request, default 5.
-    pub fn from_env() -> Result<Option<Self>, ConfigError> {
-        Self::from_lookup(|name| match std::env::var(name) {
-            Ok(v) => Ok(Some(v)),
-            Err(std::env::VarError::NotPresent) => Ok(None),
-            Err(std::env::VarError::NotUnicode(_)) => Err(invalid(name, "not valid UTF-8")),
-        })
+impl From<SettingError> for ConfigError {
+    fn from(e: SettingError) -> Self {
+        ConfigError::Invalid {
+            var: e.var,
+            reason: e.reason,
+        }
     }
+}
 
-    /// [`Self::from_env`] over any variable source, so it can be tested without touching the
-    /// process environment.
-    fn from_lookup(
-        lookup: impl Fn(&'static str) -> Result<Option<String>, ConfigError>,
-    ) -> Result<Option<Self>, ConfigError> {
-        let var = |name| -> Result<Option<String>, ConfigError> {
-            Ok(lookup(name)?.filter(|v| !v.trim().is_empty()))
-        };
-        let Some(raw_url) = var("TORGHUT_CLICKHOUSE_URL")? else {
+/// A request slower than this is an outage, whatever the setting says: the skills' activities
+/// time out at 15 s.
+const MAX_TIMEOUT_SECONDS: u64 = 120;
+
+impl ClickHouseConfig {
+    /// Reads `TORGHUT_CLICKHOUSE_*` through their rows of the key table (defaults included).
+    /// `Ok(None)` when `TORGHUT_CLICKHOUSE_URL` is unset or blank: ClickHouse is optional and
+    /// the worker falls back to the embedded bars. The password comes from
+    /// `TORGHUT_CLICKHOUSE_PASSWORD`, else from the file `TORGHUT_CLICKHOUSE_PASSWORD_FILE` names
+    /// (a mounted Secret).
+    pub fn from_settings(settings: &Settings) -> Result<Option<Self>, ConfigError> {
+        let Some(raw_url) = settings.set(&keys::TORGHUT_CLICKHOUSE_URL) else {
             return Ok(None);
         };
-        let url = parse_url(raw_url.trim())?;
-        let database = var("TORGHUT_CLICKHOUSE_DATABASE")?
-            .map(|d| d.trim().to_owned())
-            .unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
-        let user = var("TORGHUT_CLICKHOUSE_USER")?
-            .map(|u| u.trim().to_owned())
-            .unwrap_or_else(|| DEFAULT_USER.to_owned());
-        let password = match (
-            var("TORGHUT_CLICKHOUSE_PASSWORD")?,
-            var("TORGHUT_CLICKHOUSE_PASSWORD_FILE")?,
-        ) {
-            (Some(p), _) => Some(Secret::new(p)),
-            (None, Some(path)) => {
-                let text = std::fs::read_to_string(path.trim()).map_err(|e| {
-                    invalid(
-                        "TORGHUT_CLICKHOUSE_PASSWORD_FILE",
-                        format!("cannot read {:?}: {e}", path.trim()),
-                    )
-                })?;
-                Some(Secret::new(text.trim().to_owned()))
-            }
-            (None, None) => None,
-        };
-        let window_size = var("TORGHUT_CLICKHOUSE_WINDOW_SIZE")?
-            .map(|w| w.trim().to_owned())
-            .unwrap_or_else(|| DEFAULT_WINDOW_SIZE.to_owned());
-        let timeout = match var("TORGHUT_CLICKHOUSE_TIMEOUT_SECONDS")? {
-            None => DEFAULT_TIMEOUT,
-            Some(raw) => match raw.trim().parse::<u64>() {
-                Ok(s) if (1..=MAX_TIMEOUT_SECONDS).contains(&s) => Duration::from_secs(s),
-                _ => {
-                    return Err(invalid(
-                        "TORGHUT_CLICKHOUSE_TIMEOUT_SECONDS",
-                        format!("expected whole seconds in 1..={MAX_TIMEOUT_SECONDS}, got {raw:?}"),
-                    ));
-                }
-            },
-        };
         let config = Self {
-            url,
-            database,
-            user,
-            password,
-            window_size,
-            timeout,
+            url: parse_url(&raw_url)?,
+            database: settings.text(&keys::TORGHUT_CLICKHOUSE_DATABASE)?,
+            user: settings.text(&keys::TORGHUT_CLICKHOUSE_USER)?,
+            password: settings
+                .secret(
+                    &keys::TORGHUT_CLICKHOUSE_PASSWORD,
+                    &keys::TORGHUT_CLICKHOUSE_PASSWORD_FILE,
+                )?
+                .map(Secret::new),
+            window_size: settings.text(&keys::TORGHUT_CLICKHOUSE_WINDOW_SIZE)?,
+            timeout: Duration::from_secs(settings.seconds(
+                &keys::TORGHUT_CLICKHOUSE_TIMEOUT_SECONDS,
+                1..=MAX_TIMEOUT_SECONDS,
+            )?),
         };
         config.validate()?;
         Ok(Some(config))
@@ -121,7 +85,7 @@ impl ClickHouseConfig {
         parse_url(self.url.as_str())?;
         if !is_identifier(&self.database) {
             return Err(invalid(
-                "TORGHUT_CLICKHOUSE_DATABASE",
+                keys::TORGHUT_CLICKHOUSE_DATABASE.env,
                 format!(
                     "expected a database name of letters, digits and underscores, got {:?}",
                     self.database
@@ -130,7 +94,7 @@ impl ClickHouseConfig {
         }
         if self.user.is_empty() || HeaderValue::from_str(&self.user).is_err() {
             return Err(invalid(
-                "TORGHUT_CLICKHOUSE_USER",
+                keys::TORGHUT_CLICKHOUSE_USER.env,
                 format!(
                     "expected a user name an HTTP header can carry, got {:?}",
                     self.user
@@ -142,16 +106,16 @@ impl ClickHouseConfig {
         {
             // The value itself is never echoed.
             return Err(invalid(
-                "TORGHUT_CLICKHOUSE_PASSWORD",
+                keys::TORGHUT_CLICKHOUSE_PASSWORD.env,
                 "contains characters an HTTP header cannot carry (control characters or non-ASCII)",
             ));
         }
         if let Err(reason) = check_window_size(&self.window_size) {
-            return Err(invalid("TORGHUT_CLICKHOUSE_WINDOW_SIZE", reason));
+            return Err(invalid(keys::TORGHUT_CLICKHOUSE_WINDOW_SIZE.env, reason));
         }
         if self.timeout.is_zero() {
             return Err(invalid(
-                "TORGHUT_CLICKHOUSE_TIMEOUT_SECONDS",
+                keys::TORGHUT_CLICKHOUSE_TIMEOUT_SECONDS.env,
                 "must be positive",
             ));
         }
@@ -160,7 +124,7 @@ impl ClickHouseConfig {
 }
 
 fn parse_url(raw: &str) -> Result<url::Url, ConfigError> {
-    let var = "TORGHUT_CLICKHOUSE_URL";
+    let var = keys::TORGHUT_CLICKHOUSE_URL.env;
     let url = url::Url::parse(raw).map_err(|e| {
         invalid(
             var,
@@ -224,7 +188,7 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        ClickHouseConfig::from_lookup(|name| Ok(map.get(name).cloned()))
+        ClickHouseConfig::from_settings(&Settings::from_lookup(move |name| map.get(name).cloned()))
     }
 
     fn var_of(result: Result<Option<ClickHouseConfig>, ConfigError>) -> String {

@@ -58,16 +58,8 @@ use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
+use torghut_config::keys;
 
-pub const DEFAULT_DATABASE: &str = "torghut";
-pub const DEFAULT_USER: &str = "default";
-/// What Torghut's TA job writes to `ta_microbars` (one-second microbars); minute bars are
-/// aggregated from them. Set `PT1M` for a table that holds minute rows.
-pub const DEFAULT_WINDOW_SIZE: &str = "PT1S";
-/// Per HTTP request, connection included. Well under the skills' 15 s start-to-close timeout, so
-/// a hung server costs one activity attempt, not the decision's deadline.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
-const MAX_TIMEOUT_SECONDS: u64 = 120;
 /// New York regular session, in minutes after local midnight: [09:30, 16:00).
 const SESSION_OPEN_MINUTE: u32 = 9 * 60 + 30;
 const SESSION_CLOSE_MINUTE: u32 = 16 * 60;
@@ -159,13 +151,13 @@ impl ClickHouseBarProvider {
             .build()
             .map_err(|e| ConfigError::Client(e.to_string()))?;
         let user = HeaderValue::from_str(&config.user)
-            .map_err(|e| invalid("TORGHUT_CLICKHOUSE_USER", e.to_string()))?;
+            .map_err(|e| invalid(keys::TORGHUT_CLICKHOUSE_USER.env, e.to_string()))?;
         let key = match &config.password {
             None => None,
             Some(password) => {
                 let mut value = HeaderValue::from_str(password.expose()).map_err(|_| {
                     invalid(
-                        "TORGHUT_CLICKHOUSE_PASSWORD",
+                        keys::TORGHUT_CLICKHOUSE_PASSWORD.env,
                         "contains characters an HTTP header cannot carry",
                     )
                 })?;
