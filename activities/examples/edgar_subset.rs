@@ -13,7 +13,8 @@ use chrono::NaiveDate;
 use std::collections::BTreeMap;
 use std::error::Error;
 use std::fmt::Write as _;
-use torghut_activities::skills::fundamentals::{CONCEPTS_READ, CompanyFacts, Concept};
+use torghut_activities::providers::fundamentals::{CompanyFacts, Concept};
+use torghut_activities::skills::fundamentals::CONCEPTS_READ;
 
 const UNITS: &[&str] = &["USD", "USD/shares"];
 

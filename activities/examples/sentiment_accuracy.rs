@@ -14,11 +14,11 @@
 
 use std::error::Error;
 use std::path::Path;
-use torghut_activities::skills::news::{ReadBy, SentimentScorer};
-use torghut_activities::skills::sentiment_eval::{
+use torghut_activities::sentiment::eval::{
     Evaluation, LabelledSentence, Polarity, Split, constant_baseline, embedded_labelled_path,
     embedded_licensed_path, evaluate, load_labelled, majority_label, predict,
 };
+use torghut_activities::sentiment::{ReadBy, SentimentScorer};
 
 fn main() -> Result<(), Box<dyn Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();

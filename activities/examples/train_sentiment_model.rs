@@ -17,11 +17,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::error::Error;
 use std::fmt::Write as _;
-use torghut_activities::skills::news::SentimentScorer;
-use torghut_activities::skills::sentiment_eval::{
+use torghut_activities::sentiment::SentimentScorer;
+use torghut_activities::sentiment::eval::{
     Evaluation, LabelledSentence, Split, embedded_licensed_path, load_labelled, metrics,
 };
-use torghut_activities::skills::sentiment_model::{
+use torghut_activities::sentiment::model::{
     LEXICON_NEGATIVE, LEXICON_POSITIVE, LinearModel, lexicon_features, softmax, text_features,
 };
 

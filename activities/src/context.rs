@@ -4,23 +4,26 @@
 //! go through [`Providers::run_skill`], so the context the API serves is the context a decision
 //! would have seen.
 
-use crate::bars::{BarProvider, FileBarProvider, embedded_dir};
-use crate::providers::ConfigError;
 use crate::providers::alpaca_news::{AlpacaNewsConfig, AlpacaNewsProvider};
+use crate::providers::bars::BarProvider;
 use crate::providers::clickhouse::{ClickHouseBarProvider, ClickHouseConfig};
 use crate::providers::edgar::{EdgarConfig, EdgarProvider};
+use crate::providers::files::bars::{FileBarProvider, embedded_dir};
+use crate::providers::files::fundamentals::{FileFundamentalsProvider, embedded_fundamentals_dir};
+use crate::providers::files::news::{FileNewsProvider, embedded_news_dir};
+use crate::providers::fundamentals::FundamentalsProvider;
+use crate::providers::news::NewsProvider;
+use crate::providers::signals::{MacdCrossScanner, TriggerSource};
+use crate::sentiment::SentimentScorer;
 use crate::skill::SkillError;
 use crate::skills;
-use crate::skills::fundamentals::{
-    FileFundamentalsProvider, FundamentalsProvider, embedded_fundamentals_dir,
-};
-use crate::skills::news::{FileNewsProvider, NewsProvider, SentimentScorer, embedded_news_dir};
-use crate::triggers::{MacdCrossScanner, TriggerSource};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use torghut_config::keys::{self, Key};
+use torghut_config::{SettingError, Settings};
 use torghut_policy::skills::{FUNDAMENTALS, MARKET_CONTEXT, NEWS_SENTIMENT, TECHNICALS_REGIME};
 use torghut_proto::v1::SkillOutput;
 
@@ -28,25 +31,26 @@ use torghut_proto::v1::SkillOutput;
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderSetupError {
     #[error(transparent)]
-    Config(#[from] ConfigError),
+    Config(#[from] SettingError),
     #[error(transparent)]
     ClickHouse(#[from] crate::providers::clickhouse::ConfigError),
     /// The compiled-in sentiment model does not parse: a build defect, reported at start.
     #[error("embedded news-sentiment model: {0}")]
-    SentimentModel(#[from] crate::skills::sentiment_model::ModelFormatError),
+    SentimentModel(#[from] crate::sentiment::model::ModelFormatError),
 }
 
-/// `TORGHUT_NEWS_SCORER`: `model` (default) or `lexicon`.
-fn news_scorer_from_env() -> Result<SentimentScorer, ProviderSetupError> {
-    match std::env::var("TORGHUT_NEWS_SCORER").ok().as_deref() {
-        None | Some("") | Some("model") => Ok(SentimentScorer::embedded()?),
-        Some("lexicon") => Ok(SentimentScorer::embedded_lexicon()),
-        Some(other) => Err(ConfigError {
-            var: "TORGHUT_NEWS_SCORER",
-            reason: format!("expected `model` or `lexicon`, got {other:?}"),
-        }
-        .into()),
-    }
+/// `TORGHUT_NEWS_SCORER`: `model` (the table's default) or `lexicon`.
+fn news_scorer(settings: &Settings) -> Result<SentimentScorer, ProviderSetupError> {
+    let lexicon_only = settings.get(&keys::TORGHUT_NEWS_SCORER, |v| match v {
+        "model" => Ok(false),
+        "lexicon" => Ok(true),
+        other => Err(format!("expected `model` or `lexicon`, got {other:?}")),
+    })?;
+    Ok(if lexicon_only {
+        SentimentScorer::embedded_lexicon()
+    } else {
+        SentimentScorer::embedded()?
+    })
 }
 
 /// Everything the context skills read from; one per process, shared by every call.
@@ -59,11 +63,9 @@ pub struct Providers {
     pub triggers: Arc<dyn TriggerSource>,
 }
 
-fn dir(var: &str, default: PathBuf) -> PathBuf {
-    std::env::var_os(var)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or(default)
+/// A data directory: the one set, else the embedded data (the table's `BuiltIn` default).
+fn dir(settings: &Settings, key: &'static Key, embedded: fn() -> PathBuf) -> PathBuf {
+    settings.value(key).map_or_else(embedded, PathBuf::from)
 }
 
 impl Providers {
@@ -83,32 +85,41 @@ impl Providers {
     /// bars, Alpaca news, EDGAR facts) replaces a domain's files when its URL variable is set.
     /// See docs/configuration.md.
     pub fn from_env() -> Result<Self, ProviderSetupError> {
-        let news: Arc<dyn NewsProvider> = match AlpacaNewsConfig::from_env()? {
+        Self::from_settings(&Settings::from_env())
+    }
+
+    /// [`Self::from_env`] over any source of settings (a lookup closure in tests).
+    pub fn from_settings(settings: &Settings) -> Result<Self, ProviderSetupError> {
+        let news: Arc<dyn NewsProvider> = match AlpacaNewsConfig::from_settings(settings)? {
             Some(c) => Arc::new(AlpacaNewsProvider::new(c)),
             None => Arc::new(FileNewsProvider::new(dir(
-                "TORGHUT_NEWS_DIR",
-                embedded_news_dir(),
+                settings,
+                &keys::TORGHUT_NEWS_DIR,
+                embedded_news_dir,
             ))),
         };
-        let fundamentals: Arc<dyn FundamentalsProvider> = match EdgarConfig::from_env()? {
-            Some(c) => Arc::new(EdgarProvider::new(c)),
-            None => Arc::new(FileFundamentalsProvider::new(dir(
-                "TORGHUT_FUNDAMENTALS_DIR",
-                embedded_fundamentals_dir(),
-            ))),
-        };
-        let bars: Arc<dyn BarProvider> = match ClickHouseConfig::from_env()? {
+        let fundamentals: Arc<dyn FundamentalsProvider> =
+            match EdgarConfig::from_settings(settings)? {
+                Some(c) => Arc::new(EdgarProvider::new(c)),
+                None => Arc::new(FileFundamentalsProvider::new(dir(
+                    settings,
+                    &keys::TORGHUT_FUNDAMENTALS_DIR,
+                    embedded_fundamentals_dir,
+                ))),
+            };
+        let bars: Arc<dyn BarProvider> = match ClickHouseConfig::from_settings(settings)? {
             Some(c) => Arc::new(ClickHouseBarProvider::new(c)?),
             None => Arc::new(FileBarProvider::new(dir(
-                "TORGHUT_BARS_DIR",
-                embedded_dir(),
+                settings,
+                &keys::TORGHUT_BARS_DIR,
+                embedded_dir,
             ))),
         };
         Ok(Self {
             triggers: Arc::new(MacdCrossScanner::new(bars.clone())),
             bars,
             news,
-            scorer: Arc::new(news_scorer_from_env()?),
+            scorer: Arc::new(news_scorer(settings)?),
             fundamentals,
         })
     }
@@ -122,7 +133,7 @@ impl Providers {
         features: &BTreeMap<String, Decimal>,
     ) -> Result<SkillOutput, SkillError> {
         match domain {
-            MARKET_CONTEXT => skills::market_context::market_context(&*self.bars, symbol, as_of),
+            MARKET_CONTEXT => skills::market_state::market_context(&*self.bars, symbol, as_of),
             TECHNICALS_REGIME => {
                 skills::technicals::technicals_regime(&*self.bars, symbol, as_of, features)
             }

@@ -2,37 +2,15 @@
 //!
 //! It asks for a JSON object (`response_format`) and, when a server refuses that parameter, asks
 //! again without it; it reads both a plain JSON answer and a streamed (`text/event-stream`) one,
-//! aggregating the deltas and taking usage from the usage frame. The API key lives only here: it
+//! aggregating the deltas and taking usage from the usage frame. The API key (a [`Secret`]) is sent only from here: it
 //! is never part of an activity input or output, and any upstream text that echoes it is redacted
 //! before it can reach a log, an event or the workflow history.
 
+use crate::secret::Secret;
 use futures::StreamExt;
 use serde_json::{Value, json};
-use std::fmt;
 use std::time::Duration;
 use torghut_proto::v1::{LlmResponse, LlmReview, LlmUsage};
-
-/// A secret that never prints.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: String) -> Self {
-        Self(value)
-    }
-
-    /// Crate-visible so other clients (the ClickHouse provider) can send it; it never leaves
-    /// the crate.
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret([redacted])")
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum LlmError {

@@ -13,8 +13,8 @@
 //! The floors sit just below, so a regression of a few rows shows. Raise them when a scorer
 //! improves; never tune a scorer on a test split to clear them.
 
-use torghut_activities::skills::news::SentimentScorer;
-use torghut_activities::skills::sentiment_eval::{
+use torghut_activities::sentiment::SentimentScorer;
+use torghut_activities::sentiment::eval::{
     LabelledSentence, Split, embedded_labelled_path, embedded_licensed_path, evaluate,
     load_labelled,
 };

@@ -8,7 +8,7 @@ use crate::keys::{self, Binary, DefaultValue, Key};
 use std::path::{Path, PathBuf};
 
 /// The variable naming the config file; `--config PATH` wins over it.
-pub const CONFIG_FILE_VAR: &str = "TORGHUT_CONFIG_FILE";
+pub const CONFIG_FILE_VAR: &str = keys::TORGHUT_CONFIG_FILE.env;
 
 /// The config file to read: the `--config` flag's path, else `TORGHUT_CONFIG_FILE`'s; empty is
 /// unset, as for every variable.

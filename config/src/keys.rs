@@ -4,8 +4,10 @@
 //! every variable named in the workspace's sources) together, so a new variable cannot be added
 //! to one and forgotten in the others.
 //!
-//! The readers themselves (`TemporalSettings::from_env`, `GatewayConfig::from_env`,
-//! `Providers::from_env`, ...) still read the environment: the loader puts file values there.
+//! Each row is also a `pub static` named after its variable, and the readers
+//! (`TemporalSettings`, `GatewayConfig`, `WorkerSettings`, `Providers`) read a setting only
+//! through its row ([`crate::Settings`]): its default and its parsing come from here, never from
+//! a literal in the reader. The loader puts the config file's values into the environment first.
 
 /// A binary that reads configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -76,6 +78,17 @@ pub struct Key {
     pub doc: &'static str,
 }
 
+impl Key {
+    /// The default as the variable would carry it; `None` when the row's default is `Unset` or
+    /// `BuiltIn` (nothing a variable could hold).
+    pub const fn default_value(&self) -> Option<&'static str> {
+        match self.default {
+            DefaultValue::Value(v) => Some(v),
+            DefaultValue::Unset | DefaultValue::BuiltIn(_) => None,
+        }
+    }
+}
+
 use Binary::{Decisionctl, Gateway, Worker};
 
 const ALL: &[Binary] = &[Gateway, Worker, Decisionctl];
@@ -85,8 +98,8 @@ const WORKER: &[Binary] = &[Worker];
 const DECISIONCTL: &[Binary] = &[Decisionctl];
 
 const fn key(
-    file: &'static str,
     env: &'static str,
+    file: &'static str,
     kind: Kind,
     default: DefaultValue,
     read_by: &'static [Binary],
@@ -104,8 +117,8 @@ const fn key(
 }
 
 const fn secret(
-    file: &'static str,
     env: &'static str,
+    file: &'static str,
     read_by: &'static [Binary],
     doc: &'static str,
 ) -> Key {
@@ -140,92 +153,107 @@ const fn env_only(
 use DefaultValue::{BuiltIn, Unset, Value};
 use Kind::{Bool, Decimal, Integer, Text};
 
-/// Every setting, in the order docs/configuration.md and `--check-config` list them. One row a
-/// line, unformatted, so the table reads as a table.
+/// Declares each row as a `pub static` named after its variable (so a reader names the row it
+/// reads, `keys::TORGHUT_GATEWAY_LISTEN`, and cannot misspell it) and [`KEYS`], every row in
+/// order. The variable's name is the row's name, written once.
+macro_rules! table {
+    ($( $(#[$doc:meta])* $env:ident : $make:ident ( $($arg:expr),* $(,)? ) ),* $(,)?) => {
+        $(
+            $(#[$doc])*
+            pub static $env: Key = $make(stringify!($env), $($arg),*);
+        )*
+        /// Every setting, in the order docs/configuration.md and `--check-config` list them.
+        pub static KEYS: &[&Key] = &[$(&$env),*];
+    };
+}
+
+// One row a line, unformatted, so the table reads as a table.
 #[rustfmt::skip]
-pub static KEYS: &[Key] = &[
+table! {
     // Both services (and decisionctl, which reads these from its environment and flags).
-    key("temporal.address", "TEMPORAL_ADDRESS", Text, Value("http://127.0.0.1:7233"), ALL, "Temporal frontend URL"),
-    key("temporal.namespace", "TEMPORAL_NAMESPACE", Text, Value("default"), ALL, "Temporal namespace"),
-    key("temporal.task_queue", "TORGHUT_TASK_QUEUE", Text, Value("torghut-decision-engine"), ALL, "task queue of the workflows and activities"),
-    key("temporal.tls", "TEMPORAL_TLS", Bool, Value("false"), ALL, "TLS with the system roots"),
-    key("temporal.tls_cert_file", "TEMPORAL_TLS_CERT_FILE", Text, Unset, ALL, "PEM client certificate (mTLS)"),
-    key("temporal.tls_key_file", "TEMPORAL_TLS_KEY_FILE", Text, Unset, ALL, "PEM client key (mTLS)"),
-    key("temporal.tls_ca_file", "TEMPORAL_TLS_CA_FILE", Text, Unset, ALL, "PEM CA of the Temporal server"),
-    key("temporal.tls_server_name", "TEMPORAL_TLS_SERVER_NAME", Text, Unset, ALL, "name to verify the server certificate against"),
-    secret("temporal.api_key", "TEMPORAL_API_KEY", ALL, "Temporal API key"),
-    key("temporal.api_key_file", "TEMPORAL_API_KEY_FILE", Text, Unset, ALL, "file holding the Temporal API key"),
-    env_only("TORGHUT_CONFIG_FILE", Unset, SERVICES, "the config file itself (`--config` wins)"),
+    TEMPORAL_ADDRESS: key("temporal.address", Text, Value("http://127.0.0.1:7233"), ALL, "Temporal frontend URL"),
+    TEMPORAL_NAMESPACE: key("temporal.namespace", Text, Value("default"), ALL, "Temporal namespace"),
+    TORGHUT_TASK_QUEUE: key("temporal.task_queue", Text, Value("torghut-decision-engine"), ALL, "task queue of the workflows and activities"),
+    TEMPORAL_TLS: key("temporal.tls", Bool, Value("false"), ALL, "TLS with the system roots"),
+    TEMPORAL_TLS_CERT_FILE: key("temporal.tls_cert_file", Text, Unset, ALL, "PEM client certificate (mTLS)"),
+    TEMPORAL_TLS_KEY_FILE: key("temporal.tls_key_file", Text, Unset, ALL, "PEM client key (mTLS)"),
+    TEMPORAL_TLS_CA_FILE: key("temporal.tls_ca_file", Text, Unset, ALL, "PEM CA of the Temporal server"),
+    TEMPORAL_TLS_SERVER_NAME: key("temporal.tls_server_name", Text, Unset, ALL, "name to verify the server certificate against"),
+    TEMPORAL_API_KEY: secret("temporal.api_key", ALL, "Temporal API key"),
+    TEMPORAL_API_KEY_FILE: key("temporal.api_key_file", Text, Unset, ALL, "file holding the Temporal API key"),
+    TORGHUT_CONFIG_FILE: env_only(Unset, SERVICES, "the config file itself (`--config` wins)"),
     // Gateway.
-    key("gateway.listen", "TORGHUT_GATEWAY_LISTEN", Text, Value("127.0.0.1:8080"), GATEWAY, "listen address"),
-    key("gateway.sse_heartbeat_seconds", "TORGHUT_SSE_HEARTBEAT_SECONDS", Integer, Value("10"), GATEWAY, "SSE heartbeat interval"),
-    key("gateway.min_context_quality", "TORGHUT_MIN_CONTEXT_QUALITY", Decimal, Value("0.5"), GATEWAY, "quality gate of the decision policy"),
-    key("gateway.calibration_file", "TORGHUT_CALIBRATION_FILE", Text, BuiltIn("policy/calibration/default.json, compiled in"), GATEWAY, "calibration artifact of the decision policy"),
-    key("gateway.market_context_probe_symbol", "TORGHUT_MARKET_CONTEXT_PROBE_SYMBOL", Text, Value("SPY"), GATEWAY, "symbol of the market-context health probe"),
-    key("gateway.market_context_cache_seconds", "TORGHUT_MARKET_CONTEXT_CACHE_SECONDS", Integer, Value("60"), GATEWAY, "reuse of a merged market context"),
-    key("gateway.market_context_public", "TORGHUT_MARKET_CONTEXT_PUBLIC", Bool, Value("false"), GATEWAY, "market-context routes without a token"),
-    key("gateway.shutdown_delay_seconds", "TORGHUT_GATEWAY_SHUTDOWN_DELAY_SECONDS", Integer, Value("0"), GATEWAY, "readiness fails this long before draining"),
-    secret("gateway.api_tokens", "TORGHUT_API_TOKENS", GATEWAY, "bearer tokens"),
-    key("gateway.api_tokens_file", "TORGHUT_API_TOKENS_FILE", Text, Unset, GATEWAY, "file of bearer tokens"),
-    key("gateway.rate_limit_per_minute", "TORGHUT_RATE_LIMIT_PER_MINUTE", Integer, Value("600"), GATEWAY, "requests a minute per token"),
-    key("gateway.header_read_timeout_seconds", "TORGHUT_GATEWAY_HEADER_READ_TIMEOUT_SECONDS", Integer, Value("10"), GATEWAY, "time a connection has to send a request head"),
-    key("gateway.idle_timeout_seconds", "TORGHUT_GATEWAY_IDLE_TIMEOUT_SECONDS", Integer, Value("60"), GATEWAY, "close of a connection with no request and no byte"),
-    key("gateway.max_connections", "TORGHUT_GATEWAY_MAX_CONNECTIONS", Integer, Value("8192"), GATEWAY, "open connections in all"),
-    key("gateway.max_connections_per_peer", "TORGHUT_GATEWAY_MAX_CONNECTIONS_PER_PEER", Integer, Value("4096"), GATEWAY, "open connections per client address"),
-    key("llm.timeout_seconds", "TORGHUT_LLM_TIMEOUT_SECONDS", Integer, Value("60"), GATEWAY, "per-call timeout of llm-review"),
-    key("llm.max_attempts", "TORGHUT_LLM_MAX_ATTEMPTS", Integer, Value("3"), GATEWAY, "attempts of llm-review"),
+    TORGHUT_GATEWAY_LISTEN: key("gateway.listen", Text, Value("127.0.0.1:8080"), GATEWAY, "listen address"),
+    TORGHUT_SSE_HEARTBEAT_SECONDS: key("gateway.sse_heartbeat_seconds", Integer, Value("10"), GATEWAY, "SSE heartbeat interval"),
+    TORGHUT_MIN_CONTEXT_QUALITY: key("gateway.min_context_quality", Decimal, Value("0.5"), GATEWAY, "quality gate of the decision policy"),
+    TORGHUT_CALIBRATION_FILE: key("gateway.calibration_file", Text, BuiltIn("policy/calibration/default.json, compiled in"), GATEWAY, "calibration artifact of the decision policy"),
+    TORGHUT_MARKET_CONTEXT_PROBE_SYMBOL: key("gateway.market_context_probe_symbol", Text, Value("SPY"), GATEWAY, "symbol of the market-context health probe"),
+    TORGHUT_MARKET_CONTEXT_CACHE_SECONDS: key("gateway.market_context_cache_seconds", Integer, Value("60"), GATEWAY, "reuse of a merged market context"),
+    TORGHUT_MARKET_CONTEXT_PUBLIC: key("gateway.market_context_public", Bool, Value("false"), GATEWAY, "market-context routes without a token"),
+    TORGHUT_GATEWAY_SHUTDOWN_DELAY_SECONDS: key("gateway.shutdown_delay_seconds", Integer, Value("0"), GATEWAY, "readiness fails this long before draining"),
+    TORGHUT_API_TOKENS: secret("gateway.api_tokens", GATEWAY, "bearer tokens"),
+    TORGHUT_API_TOKENS_FILE: key("gateway.api_tokens_file", Text, Unset, GATEWAY, "file of bearer tokens"),
+    TORGHUT_RATE_LIMIT_PER_MINUTE: key("gateway.rate_limit_per_minute", Integer, Value("600"), GATEWAY, "requests a minute per token"),
+    TORGHUT_GATEWAY_HEADER_READ_TIMEOUT_SECONDS: key("gateway.header_read_timeout_seconds", Integer, Value("10"), GATEWAY, "time a connection has to send a request head"),
+    TORGHUT_GATEWAY_IDLE_TIMEOUT_SECONDS: key("gateway.idle_timeout_seconds", Integer, Value("60"), GATEWAY, "close of a connection with no request and no byte"),
+    TORGHUT_GATEWAY_MAX_CONNECTIONS: key("gateway.max_connections", Integer, Value("8192"), GATEWAY, "open connections in all"),
+    TORGHUT_GATEWAY_MAX_CONNECTIONS_PER_PEER: key("gateway.max_connections_per_peer", Integer, Value("4096"), GATEWAY, "open connections per client address"),
+    TORGHUT_LLM_TIMEOUT_SECONDS: key("llm.timeout_seconds", Integer, Value("60"), GATEWAY, "per-call timeout of llm-review"),
+    TORGHUT_LLM_MAX_ATTEMPTS: key("llm.max_attempts", Integer, Value("3"), GATEWAY, "attempts of llm-review"),
     // Worker.
-    key("worker.adapter_policy", "TORGHUT_ADAPTER_POLICY", Text, Value("lean_paper_only"), WORKER, "execution adapters a decision may hint"),
-    key("worker.alpaca_healthy", "TORGHUT_ALPACA_HEALTHY", Bool, Value("true"), WORKER, "Alpaca adapter health as configured"),
-    key("worker.lean_healthy", "TORGHUT_LEAN_HEALTHY", Bool, Value("true"), WORKER, "LEAN adapter health as configured"),
-    key("worker.reservation_ttl_seconds", "TORGHUT_RESERVATION_TTL_SECONDS", Integer, Value("900"), WORKER, "lifetime of an exposure reservation"),
-    key("worker.metrics_listen", "TORGHUT_WORKER_METRICS_LISTEN", Text, Value("0.0.0.0:9464"), WORKER, "metrics listener (`off`: none)"),
-    env_only("TORGHUT_FAULTS", Unset, WORKER, "fault injection for chaos tests"),
-    key("llm.base_url", "TORGHUT_LLM_BASE_URL", Text, Unset, WORKER, "OpenAI-compatible base URL"),
-    secret("llm.api_key", "TORGHUT_LLM_API_KEY", WORKER, "LLM API key"),
-    key("llm.api_key_file", "TORGHUT_LLM_API_KEY_FILE", Text, Unset, WORKER, "file holding the LLM API key"),
-    key("llm.model", "TORGHUT_LLM_MODEL", Text, Unset, WORKER, "model override"),
-    key("llm.stream", "TORGHUT_LLM_STREAM", Bool, Value("false"), WORKER, "ask for a streamed answer"),
+    TORGHUT_ADAPTER_POLICY: key("worker.adapter_policy", Text, Value("lean_paper_only"), WORKER, "execution adapters a decision may hint"),
+    TORGHUT_ALPACA_HEALTHY: key("worker.alpaca_healthy", Bool, Value("true"), WORKER, "Alpaca adapter health as configured"),
+    TORGHUT_LEAN_HEALTHY: key("worker.lean_healthy", Bool, Value("true"), WORKER, "LEAN adapter health as configured"),
+    TORGHUT_RESERVATION_TTL_SECONDS: key("worker.reservation_ttl_seconds", Integer, Value("900"), WORKER, "lifetime of an exposure reservation"),
+    TORGHUT_WORKER_METRICS_LISTEN: key("worker.metrics_listen", Text, Value("0.0.0.0:9464"), WORKER, "metrics listener (`off`: none)"),
+    TORGHUT_FAULTS: env_only(Unset, WORKER, "fault injection for chaos tests"),
+    TORGHUT_LLM_BASE_URL: key("llm.base_url", Text, Unset, WORKER, "OpenAI-compatible base URL"),
+    TORGHUT_LLM_API_KEY: secret("llm.api_key", WORKER, "LLM API key"),
+    TORGHUT_LLM_API_KEY_FILE: key("llm.api_key_file", Text, Unset, WORKER, "file holding the LLM API key"),
+    TORGHUT_LLM_MODEL: key("llm.model", Text, Unset, WORKER, "model override"),
+    TORGHUT_LLM_STREAM: key("llm.stream", Bool, Value("false"), WORKER, "ask for a streamed answer"),
     // Data providers (worker).
-    key("providers.bars_dir", "TORGHUT_BARS_DIR", Text, BuiltIn("the embedded activities/data/bars"), WORKER, "bar files"),
-    key("providers.news_dir", "TORGHUT_NEWS_DIR", Text, BuiltIn("the embedded activities/data/news"), WORKER, "news files"),
-    key("providers.news_scorer", "TORGHUT_NEWS_SCORER", Text, Value("model"), WORKER, "headline scorer: model or lexicon"),
-    key("providers.fundamentals_dir", "TORGHUT_FUNDAMENTALS_DIR", Text, BuiltIn("the embedded activities/data/fundamentals"), WORKER, "company-facts files"),
-    key("providers.clickhouse.url", "TORGHUT_CLICKHOUSE_URL", Text, Unset, WORKER, "ClickHouse HTTP interface"),
-    key("providers.clickhouse.database", "TORGHUT_CLICKHOUSE_DATABASE", Text, Value("torghut"), WORKER, "ClickHouse database"),
-    key("providers.clickhouse.user", "TORGHUT_CLICKHOUSE_USER", Text, Value("default"), WORKER, "ClickHouse user"),
-    secret("providers.clickhouse.password", "TORGHUT_CLICKHOUSE_PASSWORD", WORKER, "ClickHouse password"),
-    key("providers.clickhouse.password_file", "TORGHUT_CLICKHOUSE_PASSWORD_FILE", Text, Unset, WORKER, "file holding the ClickHouse password"),
-    key("providers.clickhouse.window_size", "TORGHUT_CLICKHOUSE_WINDOW_SIZE", Text, Value("PT1S"), WORKER, "window_size of the rows read"),
-    key("providers.clickhouse.timeout_seconds", "TORGHUT_CLICKHOUSE_TIMEOUT_SECONDS", Integer, Value("5"), WORKER, "per ClickHouse request"),
-    key("providers.alpaca_news.url", "TORGHUT_ALPACA_NEWS_URL", Text, Unset, WORKER, "Alpaca market-data base URL"),
-    secret("providers.alpaca_news.key_id", "TORGHUT_ALPACA_KEY_ID", WORKER, "Alpaca key id"),
-    key("providers.alpaca_news.key_id_file", "TORGHUT_ALPACA_KEY_ID_FILE", Text, Unset, WORKER, "file holding the Alpaca key id"),
-    secret("providers.alpaca_news.secret_key", "TORGHUT_ALPACA_SECRET_KEY", WORKER, "Alpaca secret key"),
-    key("providers.alpaca_news.secret_key_file", "TORGHUT_ALPACA_SECRET_KEY_FILE", Text, Unset, WORKER, "file holding the Alpaca secret key"),
-    key("providers.alpaca_news.timeout_seconds", "TORGHUT_ALPACA_NEWS_TIMEOUT_SECONDS", Integer, Value("10"), WORKER, "per Alpaca request"),
-    key("providers.edgar.url", "TORGHUT_EDGAR_URL", Text, Unset, WORKER, "SEC XBRL API base URL"),
-    key("providers.edgar.tickers_url", "TORGHUT_EDGAR_TICKERS_URL", Text, Value("https://www.sec.gov/files/company_tickers.json"), WORKER, "ticker to CIK map"),
-    key("providers.edgar.user_agent", "TORGHUT_EDGAR_USER_AGENT", Text, Unset, WORKER, "name and contact address the SEC requires"),
-    key("providers.edgar.timeout_seconds", "TORGHUT_EDGAR_TIMEOUT_SECONDS", Integer, Value("10"), WORKER, "per EDGAR request"),
-    key("providers.edgar.cache_seconds", "TORGHUT_EDGAR_CACHE_SECONDS", Integer, Value("300"), WORKER, "reuse of EDGAR documents"),
+    TORGHUT_BARS_DIR: key("providers.bars_dir", Text, BuiltIn("the embedded activities/data/bars"), WORKER, "bar files"),
+    TORGHUT_NEWS_DIR: key("providers.news_dir", Text, BuiltIn("the embedded activities/data/news"), WORKER, "news files"),
+    TORGHUT_NEWS_SCORER: key("providers.news_scorer", Text, Value("model"), WORKER, "headline scorer: model or lexicon"),
+    TORGHUT_FUNDAMENTALS_DIR: key("providers.fundamentals_dir", Text, BuiltIn("the embedded activities/data/fundamentals"), WORKER, "company-facts files"),
+    TORGHUT_CLICKHOUSE_URL: key("providers.clickhouse.url", Text, Unset, WORKER, "ClickHouse HTTP interface"),
+    TORGHUT_CLICKHOUSE_DATABASE: key("providers.clickhouse.database", Text, Value("torghut"), WORKER, "ClickHouse database"),
+    TORGHUT_CLICKHOUSE_USER: key("providers.clickhouse.user", Text, Value("default"), WORKER, "ClickHouse user"),
+    TORGHUT_CLICKHOUSE_PASSWORD: secret("providers.clickhouse.password", WORKER, "ClickHouse password"),
+    TORGHUT_CLICKHOUSE_PASSWORD_FILE: key("providers.clickhouse.password_file", Text, Unset, WORKER, "file holding the ClickHouse password"),
+    TORGHUT_CLICKHOUSE_WINDOW_SIZE: key("providers.clickhouse.window_size", Text, Value("PT1S"), WORKER, "window_size of the rows read"),
+    TORGHUT_CLICKHOUSE_TIMEOUT_SECONDS: key("providers.clickhouse.timeout_seconds", Integer, Value("5"), WORKER, "per ClickHouse request"),
+    TORGHUT_ALPACA_NEWS_URL: key("providers.alpaca_news.url", Text, Unset, WORKER, "Alpaca market-data base URL"),
+    TORGHUT_ALPACA_KEY_ID: secret("providers.alpaca_news.key_id", WORKER, "Alpaca key id"),
+    TORGHUT_ALPACA_KEY_ID_FILE: key("providers.alpaca_news.key_id_file", Text, Unset, WORKER, "file holding the Alpaca key id"),
+    TORGHUT_ALPACA_SECRET_KEY: secret("providers.alpaca_news.secret_key", WORKER, "Alpaca secret key"),
+    TORGHUT_ALPACA_SECRET_KEY_FILE: key("providers.alpaca_news.secret_key_file", Text, Unset, WORKER, "file holding the Alpaca secret key"),
+    TORGHUT_ALPACA_NEWS_TIMEOUT_SECONDS: key("providers.alpaca_news.timeout_seconds", Integer, Value("10"), WORKER, "per Alpaca request"),
+    TORGHUT_EDGAR_URL: key("providers.edgar.url", Text, Unset, WORKER, "SEC XBRL API base URL"),
+    TORGHUT_EDGAR_TICKERS_URL: key("providers.edgar.tickers_url", Text, Value("https://www.sec.gov/files/company_tickers.json"), WORKER, "ticker to CIK map"),
+    TORGHUT_EDGAR_USER_AGENT: key("providers.edgar.user_agent", Text, Unset, WORKER, "name and contact address the SEC requires"),
+    TORGHUT_EDGAR_TIMEOUT_SECONDS: key("providers.edgar.timeout_seconds", Integer, Value("10"), WORKER, "per EDGAR request"),
+    TORGHUT_EDGAR_CACHE_SECONDS: key("providers.edgar.cache_seconds", Integer, Value("300"), WORKER, "reuse of EDGAR documents"),
     // decisionctl only: an operator's command line, configured by flags and the environment.
-    env_only("TORGHUT_GATEWAY_URL", Value("http://127.0.0.1:8080"), DECISIONCTL, "gateway base URL"),
-];
+    TORGHUT_GATEWAY_URL: env_only(Value("http://127.0.0.1:8080"), DECISIONCTL, "gateway base URL"),
+}
 
 /// The key whose config-file key is `file_key`.
 pub fn by_file_key(file_key: &str) -> Option<&'static Key> {
-    KEYS.iter().find(|k| k.file == Some(file_key))
+    KEYS.iter().copied().find(|k| k.file == Some(file_key))
 }
 
 /// The key read from variable `env`.
 pub fn by_env(env: &str) -> Option<&'static Key> {
-    KEYS.iter().find(|k| k.env == env)
+    KEYS.iter().copied().find(|k| k.env == env)
 }
 
 /// The keys `binary` reads.
 pub fn read_by(binary: Binary) -> impl Iterator<Item = &'static Key> {
-    KEYS.iter().filter(move |k| k.read_by.contains(&binary))
+    KEYS.iter()
+        .copied()
+        .filter(move |k| k.read_by.contains(&binary))
 }
 
 /// True when `name` is a section of the config file (`providers`, `providers.edgar`, ...).

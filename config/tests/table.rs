@@ -1,7 +1,12 @@
 //! The key table against what it describes: docs/configuration.md must document every key with
 //! its file key, default and readers (and nothing else); every `TORGHUT_*`/`TEMPORAL_*` variable
-//! named in the workspace's Rust sources must be in the table; and the shipped config files must
-//! load.
+//! named in the workspace's Rust sources must be in the table; the readers must read the
+//! environment only through the table (`torghut_config::Settings`, which applies the row's
+//! default and parsing), never by a variable's name; and the shipped config files must load.
+//!
+//! That the default each reader ends up with is the table's is checked per key by the readers'
+//! own tests (`defaults_are_the_key_tables` in the gateway and the worker, the providers' tests
+//! in activities), which this crate cannot depend on.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -244,4 +249,73 @@ fn the_deployed_config_files_load_for_both_binaries() {
         found >= 2,
         "expected the example and the base's config.toml"
     );
+}
+
+/// Where the environment may be read other than through the table: the table's own crate, the
+/// OpenTelemetry SDK's standard `OTEL_*` variables (`telemetry/`, environment-only by their own
+/// convention), and the test harness, which sets up and inspects child processes.
+const NOT_READERS: &[&str] = &["config/", "telemetry/", "integration-tests/", "fuzz/"];
+
+/// The part of a source file that ships: a `tests/`, `benches/` or `examples/` file is not, and
+/// neither is a file's `#[cfg(test)]` module (by this workspace's convention, its last item).
+fn shipped_code(relative: &Path, text: &str) -> Option<String> {
+    let dirs = ["tests", "benches", "examples"];
+    if relative
+        .components()
+        .any(|c| dirs.iter().any(|d| c.as_os_str() == *d))
+    {
+        return None;
+    }
+    Some(
+        text.split("#[cfg(test)]")
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+    )
+}
+
+#[test]
+fn readers_read_the_environment_only_through_the_key_table() {
+    let mut files = Vec::new();
+    rust_sources(&workspace(), &mut files);
+    let mut problems = Vec::new();
+    for file in &files {
+        let relative = file.strip_prefix(workspace()).unwrap_or(file);
+        let shown = relative.display().to_string();
+        if NOT_READERS.iter().any(|d| shown.starts_with(d)) {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        let Some(code) = shipped_code(relative, &text) else {
+            continue;
+        };
+        for call in ["env::var(", "env::var_os(", "env::vars("] {
+            if code.contains(call) {
+                problems.push(format!(
+                    "{shown}: reads the environment with `{call}..)`; read the row of \
+                     config/src/keys.rs through torghut_config::Settings instead"
+                ));
+            }
+        }
+        for key in KEYS {
+            if code.contains(&format!("\"{}\"", key.env)) {
+                problems.push(format!(
+                    "{shown}: names {} by a string literal; use its row, keys::{}, so the \
+                     default and the parsing are the table's",
+                    key.env, key.env
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn the_reader_check_sees_what_it_should() {
+    let lib = Path::new("worker/src/settings.rs");
+    let code = shipped_code(lib, "let a = 1;\n#[cfg(test)]\nmod tests { \"TORGHUT_X\" }")
+        .expect("a library file ships");
+    assert!(!code.contains("TORGHUT_X"), "test modules are not readers");
+    assert!(shipped_code(Path::new("gateway/tests/check_config.rs"), "").is_none());
+    assert!(shipped_code(Path::new("activities/examples/x.rs"), "").is_none());
 }

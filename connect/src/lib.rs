@@ -13,10 +13,12 @@
 //! | `TEMPORAL_API_KEY` / `TEMPORAL_API_KEY_FILE` | API key sent as a bearer token; never logged |
 //!
 //! Any TLS file, server name or API key turns TLS on (a key is never sent in plaintext). Errors
-//! name the variable.
+//! name the variable. The defaults and the parsing are the key table's (`torghut_config::keys`).
 
 use std::fmt;
 use temporalio_client::{ClientTlsOptions, ConnectionOptions, TlsOptions};
+use torghut_config::keys::{self, Key};
+use torghut_config::{SettingError, Settings};
 use url::Url;
 
 #[derive(Debug, thiserror::Error)]
@@ -59,34 +61,22 @@ pub struct TemporalSettings {
     pub api_key: Option<ApiKey>,
 }
 
-/// Where settings come from: the process environment, or a map in tests.
-pub trait Source {
-    fn get(&self, var: &str) -> Option<String>;
-}
-
-pub struct Env;
-
-impl Source for Env {
-    fn get(&self, var: &str) -> Option<String> {
-        std::env::var(var).ok().filter(|v| !v.trim().is_empty())
+impl From<SettingError> for ConnectError {
+    fn from(e: SettingError) -> Self {
+        Self {
+            var: e.var,
+            reason: e.reason,
+        }
     }
 }
 
-impl<S: std::hash::BuildHasher> Source for std::collections::HashMap<&str, String, S> {
-    fn get(&self, var: &str) -> Option<String> {
-        std::collections::HashMap::get(self, var)
-            .cloned()
-            .filter(|v| !v.trim().is_empty())
-    }
-}
-
-fn read(var: &'static str, path: &str) -> Result<Vec<u8>, ConnectError> {
-    std::fs::read(path).map_err(|e| err(var, format!("cannot read {path}: {e}")))
+fn read(key: &'static Key, path: &str) -> Result<Vec<u8>, ConnectError> {
+    std::fs::read(path).map_err(|e| err(key.env, format!("cannot read {path}: {e}")))
 }
 
 impl TemporalSettings {
     pub fn from_env() -> Result<Self, ConnectError> {
-        Self::from_source(&Env)
+        Self::from_settings(&Settings::from_env())
     }
 
     /// `address` and `namespace` may come from elsewhere (command-line flags); TLS and the
@@ -101,64 +91,38 @@ impl TemporalSettings {
         Ok(s)
     }
 
-    pub fn from_source(src: &dyn Source) -> Result<Self, ConnectError> {
-        let address = parse_address(
-            &src.get("TEMPORAL_ADDRESS")
-                .unwrap_or_else(|| "http://127.0.0.1:7233".into()),
-        )?;
-        let namespace = src
-            .get("TEMPORAL_NAMESPACE")
-            .unwrap_or_else(|| "default".into());
-        let explicit = match src.get("TEMPORAL_TLS").as_deref() {
-            None | Some("false") | Some("0") => false,
-            Some("true") | Some("1") => true,
-            Some(other) => {
-                return Err(err(
-                    "TEMPORAL_TLS",
-                    format!("expected true or false, got {other:?}"),
-                ));
-            }
-        };
-        let client = match (
-            src.get("TEMPORAL_TLS_CERT_FILE"),
-            src.get("TEMPORAL_TLS_KEY_FILE"),
-        ) {
-            (Some(c), Some(k)) => Some((
-                read("TEMPORAL_TLS_CERT_FILE", &c)?,
-                read("TEMPORAL_TLS_KEY_FILE", &k)?,
-            )),
+    /// Every `TEMPORAL_*` setting through its row of the key table (`torghut_config::keys`),
+    /// defaults included.
+    pub fn from_settings(src: &Settings) -> Result<Self, ConnectError> {
+        let address = parse_address(&src.text(&keys::TEMPORAL_ADDRESS)?)?;
+        let namespace = src.text(&keys::TEMPORAL_NAMESPACE)?;
+        let explicit = src.flag(&keys::TEMPORAL_TLS)?;
+        let cert_file = &keys::TEMPORAL_TLS_CERT_FILE;
+        let key_file = &keys::TEMPORAL_TLS_KEY_FILE;
+        let client = match (src.value(cert_file), src.value(key_file)) {
+            (Some(c), Some(k)) => Some((read(cert_file, &c)?, read(key_file, &k)?)),
             (None, None) => None,
             (Some(_), None) => {
                 return Err(err(
-                    "TEMPORAL_TLS_KEY_FILE",
-                    "required with TEMPORAL_TLS_CERT_FILE (mTLS needs both)",
+                    key_file.env,
+                    format!("required with {} (mTLS needs both)", cert_file.env),
                 ));
             }
             (None, Some(_)) => {
                 return Err(err(
-                    "TEMPORAL_TLS_CERT_FILE",
-                    "required with TEMPORAL_TLS_KEY_FILE (mTLS needs both)",
+                    cert_file.env,
+                    format!("required with {} (mTLS needs both)", key_file.env),
                 ));
             }
         };
         let ca = src
-            .get("TEMPORAL_TLS_CA_FILE")
-            .map(|p| read("TEMPORAL_TLS_CA_FILE", &p))
+            .value(&keys::TEMPORAL_TLS_CA_FILE)
+            .map(|p| read(&keys::TEMPORAL_TLS_CA_FILE, &p))
             .transpose()?;
-        let server_name = src.get("TEMPORAL_TLS_SERVER_NAME");
-        let api_key = match (
-            src.get("TEMPORAL_API_KEY"),
-            src.get("TEMPORAL_API_KEY_FILE"),
-        ) {
-            (Some(k), _) => Some(ApiKey(k.trim().to_owned())),
-            (None, Some(p)) => Some(ApiKey(
-                String::from_utf8(read("TEMPORAL_API_KEY_FILE", &p)?)
-                    .map_err(|_| err("TEMPORAL_API_KEY_FILE", "not UTF-8"))?
-                    .trim()
-                    .to_owned(),
-            )),
-            (None, None) => None,
-        };
+        let server_name = src.value(&keys::TEMPORAL_TLS_SERVER_NAME);
+        let api_key = src
+            .secret(&keys::TEMPORAL_API_KEY, &keys::TEMPORAL_API_KEY_FILE)?
+            .map(|k| ApiKey(k.trim().to_owned()));
         // An API key over plaintext would hand it to anyone on the path: a key turns TLS on.
         let on = explicit
             || api_key.is_some()
@@ -232,15 +196,16 @@ pub async fn stop_signal() {
 }
 
 fn parse_address(raw: &str) -> Result<Url, ConnectError> {
+    let var = keys::TEMPORAL_ADDRESS.env;
     let url = Url::parse(raw).map_err(|e| {
         err(
-            "TEMPORAL_ADDRESS",
+            var,
             format!("expected a URL such as http://127.0.0.1:7233, got {raw:?}: {e}"),
         )
     })?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(err(
-            "TEMPORAL_ADDRESS",
+            var,
             format!("expected http:// or https://, got {raw:?}"),
         ));
     }
@@ -254,7 +219,7 @@ mod tests {
 
     fn settings(vars: &[(&'static str, &str)]) -> Result<TemporalSettings, ConnectError> {
         let map: HashMap<&str, String> = vars.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
-        TemporalSettings::from_source(&map)
+        TemporalSettings::from_settings(&Settings::from_lookup(move |var| map.get(var).cloned()))
     }
 
     fn pem_file(name: &str) -> String {

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use temporalio_client::{Client, ClientOptions, Connection, WorkflowHistory};
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
+use torghut_config::keys;
 use torghut_policy::analysis::PolicyConfig;
 use torghut_policy::review::{self, RecordedDecision};
 use torghut_workflows::{DecisionWorkflow, ExposureLedger, ids};
@@ -53,24 +54,24 @@ struct Cli {
     /// Gateway base URL.
     #[arg(
         long,
-        env = "TORGHUT_GATEWAY_URL",
-        default_value = "http://127.0.0.1:8080",
+        env = keys::TORGHUT_GATEWAY_URL.env,
+        default_value = keys::TORGHUT_GATEWAY_URL.default_value(),
         global = true
     )]
     gateway: String,
     /// Temporal frontend URL (for `history`).
     #[arg(
         long,
-        env = "TEMPORAL_ADDRESS",
-        default_value = "http://127.0.0.1:7233",
+        env = keys::TEMPORAL_ADDRESS.env,
+        default_value = keys::TEMPORAL_ADDRESS.default_value(),
         global = true
     )]
     temporal: String,
     /// Temporal namespace.
     #[arg(
         long,
-        env = "TEMPORAL_NAMESPACE",
-        default_value = "default",
+        env = keys::TEMPORAL_NAMESPACE.env,
+        default_value = keys::TEMPORAL_NAMESPACE.default_value(),
         global = true
     )]
     namespace: String,
@@ -94,7 +95,7 @@ enum LoopCommand {
         /// Start every N seconds instead of once a session (tests and demos).
         #[arg(long)]
         every_seconds: Option<u64>,
-        #[arg(long, env = "TORGHUT_TASK_QUEUE", default_value = torghut_workflows::DEFAULT_TASK_QUEUE)]
+        #[arg(long, env = keys::TORGHUT_TASK_QUEUE.env, default_value = keys::TORGHUT_TASK_QUEUE.default_value())]
         task_queue: String,
     },
     /// Turn the kill switch of running loops on or off (in-flight decisions finish). Pause the
@@ -116,7 +117,7 @@ enum LoopCommand {
         /// Also write the summary as JSON here.
         #[arg(long)]
         json: Option<PathBuf>,
-        #[arg(long, env = "TORGHUT_TASK_QUEUE", default_value = torghut_workflows::DEFAULT_TASK_QUEUE)]
+        #[arg(long, env = keys::TORGHUT_TASK_QUEUE.env, default_value = keys::TORGHUT_TASK_QUEUE.default_value())]
         task_queue: String,
     },
 }

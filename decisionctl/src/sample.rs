@@ -4,14 +4,15 @@
 use anyhow::{Result, anyhow};
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use torghut_activities::bars::{FileBarProvider, embedded_dir};
-use torghut_activities::skills::fundamentals::{
-    FileFundamentalsProvider, embedded_fundamentals_dir, fundamentals,
+use torghut_activities::providers::files::bars::{FileBarProvider, embedded_dir};
+use torghut_activities::providers::files::fundamentals::{
+    FileFundamentalsProvider, embedded_fundamentals_dir,
 };
-use torghut_activities::skills::market_context::market_context;
-use torghut_activities::skills::news::{
-    FileNewsProvider, SentimentScorer, embedded_news_dir, news_sentiment,
-};
+use torghut_activities::providers::files::news::{FileNewsProvider, embedded_news_dir};
+use torghut_activities::sentiment::SentimentScorer;
+use torghut_activities::skills::fundamentals::fundamentals;
+use torghut_activities::skills::market_state::market_context;
+use torghut_activities::skills::news::news_sentiment;
 use torghut_activities::skills::technicals::technicals_regime;
 use torghut_policy::analysis::PolicyConfig;
 use torghut_policy::review::{RecordedDecision, RecordedIntent, rerun};

@@ -4,7 +4,7 @@
 
 use chrono::Duration;
 use std::time::Instant;
-use torghut_activities::bars::{FileBarProvider, embedded_dir};
+use torghut_activities::providers::files::bars::{FileBarProvider, embedded_dir};
 use torghut_evaluation::config::DateRange;
 use torghut_evaluation::market::{SessionBars, ny_time};
 use torghut_evaluation::score::{CostModel, Order, Side, score};

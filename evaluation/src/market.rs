@@ -8,7 +8,7 @@
 use crate::EvalError;
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::America::New_York;
-use torghut_activities::bars::{BarError, BarProvider, MinuteBar};
+use torghut_activities::providers::bars::{BarError, BarProvider, MinuteBar};
 
 /// A full day of minutes, pre- and post-market included (as the trigger scanner reads).
 const MAX_DAY_BARS: usize = 960;

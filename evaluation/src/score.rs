@@ -183,7 +183,7 @@ mod tests {
     use super::*;
     use chrono::NaiveDate;
     use rust_decimal_macros::dec;
-    use torghut_activities::bars::MinuteBar;
+    use torghut_activities::providers::bars::MinuteBar;
 
     /// Bars from 14:30 UTC (10:30 New York), one a minute, close = the given mids, 2-cent spread.
     fn session(mids: &[Decimal]) -> SessionBars {

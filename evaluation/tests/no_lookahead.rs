@@ -4,11 +4,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 use std::sync::{Arc, Mutex};
-use torghut_activities::bars::{
-    BarError, BarProvider, DailyBar, FileBarProvider, MinuteBar, embedded_dir,
-};
 use torghut_activities::context::Providers;
-use torghut_activities::triggers::{MacdCrossScanner, TriggerSource};
+use torghut_activities::providers::bars::{BarError, BarProvider, DailyBar, MinuteBar};
+use torghut_activities::providers::files::bars::{FileBarProvider, embedded_dir};
+use torghut_activities::providers::signals::{MacdCrossScanner, TriggerSource};
 use torghut_evaluation::config::{DateRange, EvalConfig};
 use torghut_evaluation::decide;
 use torghut_evaluation::run;

@@ -1,13 +1,13 @@
 //! Gateway configuration from the environment (where the config file's values have been put),
-//! validated at start with the variable's name.
+//! read through the key table's rows and validated at start with the variable's name.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use rust_decimal::Decimal;
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
+use torghut_config::{Settings, keys};
 use torghut_policy::analysis::PolicyConfig;
-use torghut_workflows::DEFAULT_TASK_QUEUE;
 use torghut_workflows::decision::LlmCallPolicy;
 
 #[derive(Debug, Clone)]
@@ -37,164 +37,102 @@ pub struct GatewayConfig {
     pub shutdown_delay: Duration,
 }
 
-/// Where settings are read from: the process environment, or a map in tests.
-type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
-
-/// A [`Lookup`] as `torghut-connect` reads it (which also takes blank values as unset).
-struct ConnectSource<'a>(Lookup<'a>);
-
-impl torghut_connect::Source for ConnectSource<'_> {
-    fn get(&self, var: &str) -> Option<String> {
-        (self.0)(var).filter(|v| !v.trim().is_empty())
-    }
-}
-
-fn bounded(var: Lookup, name: &str, default: u32, min: u32, max: u32) -> Result<u32> {
-    let Some(raw) = var(name) else {
-        return Ok(default);
-    };
-    let v: u32 = raw
-        .parse()
-        .with_context(|| format!("{name}: expected a whole number, got {raw:?}"))?;
-    if !(min..=max).contains(&v) {
-        bail!("{name}: expected {min}..={max}, got {v}");
-    }
-    Ok(v)
-}
-
-/// Tokens from `TORGHUT_API_TOKENS_FILE` (a mounted Secret) or `TORGHUT_API_TOKENS`.
-fn auth(var: Lookup) -> Result<Option<std::sync::Arc<crate::auth::Auth>>> {
-    let per_minute = bounded(var, "TORGHUT_RATE_LIMIT_PER_MINUTE", 600, 0, 1_000_000)?;
-    let (var, spec) = match (var("TORGHUT_API_TOKENS_FILE"), var("TORGHUT_API_TOKENS")) {
+/// Tokens from `TORGHUT_API_TOKENS_FILE` (a mounted Secret; it wins) or `TORGHUT_API_TOKENS`.
+fn auth(s: &Settings) -> Result<Option<std::sync::Arc<crate::auth::Auth>>> {
+    let per_minute = s.number(&keys::TORGHUT_RATE_LIMIT_PER_MINUTE, 0..=1_000_000)?;
+    let (file, inline) = (&keys::TORGHUT_API_TOKENS_FILE, &keys::TORGHUT_API_TOKENS);
+    let (var, spec) = match (s.value(file), s.secret_value(inline)) {
         (Some(path), _) => (
-            "TORGHUT_API_TOKENS_FILE",
+            file.env,
             std::fs::read_to_string(&path)
-                .with_context(|| format!("TORGHUT_API_TOKENS_FILE: cannot read {path}"))?,
+                .with_context(|| format!("{}: cannot read {path}", file.env))?,
         ),
-        (None, Some(spec)) => ("TORGHUT_API_TOKENS", spec),
+        (None, Some(spec)) => (inline.env, spec),
         (None, None) => return Ok(None),
     };
     Ok(crate::auth::Auth::parse(var, &spec, per_minute)?)
 }
 
-fn flag(var: Lookup, name: &str, default: bool) -> Result<bool> {
-    match var(name).as_deref() {
-        None => Ok(default),
-        Some("true") => Ok(true),
-        Some("false") => Ok(false),
-        Some(other) => bail!("{name}: expected true or false, got {other:?}"),
+/// `TORGHUT_CALIBRATION_FILE`: the artifact it names, else the shipped one (the policy's
+/// default, compiled in).
+fn calibration(s: &Settings, policy: &mut PolicyConfig) -> Result<()> {
+    let key = &keys::TORGHUT_CALIBRATION_FILE;
+    if let Some(path) = s.value(key) {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("{}: reading {path:?}", key.env))?;
+        let calibration: torghut_policy::calibration::Calibration = serde_json::from_str(&text)
+            .with_context(|| format!("{}: {path:?} is not a calibration artifact", key.env))?;
+        policy.calibration = Some(calibration);
     }
-}
-
-fn probe_symbol(var: Lookup) -> Result<String> {
-    let raw = var("TORGHUT_MARKET_CONTEXT_PROBE_SYMBOL").unwrap_or_else(|| "SPY".into());
-    torghut_proto::model::Symbol::parse(&raw)
-        .map(|s| s.to_string())
-        .with_context(|| {
-            format!(
-                "TORGHUT_MARKET_CONTEXT_PROBE_SYMBOL: expected an upper-case ticker, got {raw:?}"
-            )
-        })
+    Ok(())
 }
 
 impl GatewayConfig {
     pub fn from_env() -> Result<Self> {
-        Self::from_lookup(&|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        Self::from_settings(&Settings::from_env())
     }
 
-    fn from_lookup(var: Lookup) -> Result<Self> {
-        let listen_raw = var("TORGHUT_GATEWAY_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".into());
-        let listen = listen_raw.parse().with_context(|| {
-            format!("TORGHUT_GATEWAY_LISTEN: expected host:port, got {listen_raw:?}")
+    /// Every setting through its row of the key table (`torghut_config::keys`): the defaults
+    /// and the parsing are the table's, so docs/configuration.md and `--check-config` describe
+    /// what this reads.
+    pub fn from_settings(s: &Settings) -> Result<Self> {
+        let listen = s.get(&keys::TORGHUT_GATEWAY_LISTEN, |raw| {
+            raw.parse()
+                .map_err(|_| format!("expected host:port, got {raw:?}"))
         })?;
-        let temporal = torghut_connect::TemporalSettings::from_source(&ConnectSource(var))?;
-        let heartbeat_raw = var("TORGHUT_SSE_HEARTBEAT_SECONDS").unwrap_or_else(|| "10".into());
-        let heartbeat: u64 = heartbeat_raw.parse().with_context(|| {
-            format!("TORGHUT_SSE_HEARTBEAT_SECONDS: expected whole seconds, got {heartbeat_raw:?}")
-        })?;
-        if !(5..=15).contains(&heartbeat) {
-            bail!("TORGHUT_SSE_HEARTBEAT_SECONDS: expected 5..=15, got {heartbeat}");
-        }
-        let mut policy = PolicyConfig::default();
-        if let Some(raw) = var("TORGHUT_MIN_CONTEXT_QUALITY") {
-            let q = Decimal::from_str(&raw)
-                .ok()
-                .filter(|q| *q >= Decimal::ZERO && *q <= Decimal::ONE)
-                .with_context(|| {
-                    format!(
-                        "TORGHUT_MIN_CONTEXT_QUALITY: expected a decimal in [0, 1], got {raw:?}"
-                    )
-                })?;
-            policy.min_context_quality = q;
-        }
-        if let Some(path) = var("TORGHUT_CALIBRATION_FILE") {
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("TORGHUT_CALIBRATION_FILE: reading {path:?}"))?;
-            let calibration: torghut_policy::calibration::Calibration = serde_json::from_str(&text)
-                .with_context(|| {
-                    format!("TORGHUT_CALIBRATION_FILE: {path:?} is not a calibration artifact")
-                })?;
-            policy.calibration = Some(calibration);
-        }
-        let llm = LlmCallPolicy {
-            timeout_seconds: bounded(var, "TORGHUT_LLM_TIMEOUT_SECONDS", 60, 1, 600)?,
-            max_attempts: bounded(var, "TORGHUT_LLM_MAX_ATTEMPTS", 3, 1, 10)?,
+        let temporal = torghut_connect::TemporalSettings::from_settings(s)?;
+        let heartbeat: u64 = s.seconds(&keys::TORGHUT_SSE_HEARTBEAT_SECONDS, 5..=15)?;
+        let mut policy = PolicyConfig {
+            min_context_quality: s.get(&keys::TORGHUT_MIN_CONTEXT_QUALITY, |raw| {
+                Decimal::from_str(raw)
+                    .ok()
+                    .filter(|q| *q >= Decimal::ZERO && *q <= Decimal::ONE)
+                    .ok_or_else(|| format!("expected a decimal in [0, 1], got {raw:?}"))
+            })?,
+            ..PolicyConfig::default()
         };
+        calibration(s, &mut policy)?;
+        let llm = LlmCallPolicy {
+            timeout_seconds: s.seconds(&keys::TORGHUT_LLM_TIMEOUT_SECONDS, 1..=600)?,
+            max_attempts: s.number(&keys::TORGHUT_LLM_MAX_ATTEMPTS, 1..=10)?,
+        };
+        let market_context_probe_symbol =
+            s.get(&keys::TORGHUT_MARKET_CONTEXT_PROBE_SYMBOL, |raw| {
+                torghut_proto::model::Symbol::parse(raw)
+                    .map(|s| s.to_string())
+                    .ok_or_else(|| format!("expected an upper-case ticker, got {raw:?}"))
+            })?;
         Ok(Self {
             llm,
             listen,
             temporal,
-            task_queue: var("TORGHUT_TASK_QUEUE").unwrap_or_else(|| DEFAULT_TASK_QUEUE.into()),
+            task_queue: s.text(&keys::TORGHUT_TASK_QUEUE)?,
             heartbeat: Duration::from_secs(heartbeat),
             sse_retry: Duration::from_secs(2),
             policy,
-            market_context_probe_symbol: probe_symbol(var)?,
+            market_context_probe_symbol,
             connections: crate::connections::Limits {
-                header_read_timeout: Duration::from_secs(u64::from(bounded(
-                    var,
-                    "TORGHUT_GATEWAY_HEADER_READ_TIMEOUT_SECONDS",
-                    10,
-                    1,
-                    300,
-                )?)),
-                idle_timeout: Duration::from_secs(u64::from(bounded(
-                    var,
-                    "TORGHUT_GATEWAY_IDLE_TIMEOUT_SECONDS",
-                    60,
-                    20,
-                    3600,
-                )?)),
-                max_connections: bounded(
-                    var,
-                    "TORGHUT_GATEWAY_MAX_CONNECTIONS",
-                    8192,
-                    16,
-                    1_000_000,
-                )? as usize,
-                max_per_peer: bounded(
-                    var,
-                    "TORGHUT_GATEWAY_MAX_CONNECTIONS_PER_PEER",
-                    4096,
-                    1,
-                    1_000_000,
-                )? as usize,
+                header_read_timeout: Duration::from_secs(
+                    s.seconds(&keys::TORGHUT_GATEWAY_HEADER_READ_TIMEOUT_SECONDS, 1..=300)?,
+                ),
+                idle_timeout: Duration::from_secs(
+                    s.seconds(&keys::TORGHUT_GATEWAY_IDLE_TIMEOUT_SECONDS, 20..=3600)?,
+                ),
+                max_connections: s
+                    .number(&keys::TORGHUT_GATEWAY_MAX_CONNECTIONS, 16..=1_000_000)?,
+                max_per_peer: s.number(
+                    &keys::TORGHUT_GATEWAY_MAX_CONNECTIONS_PER_PEER,
+                    1..=1_000_000,
+                )?,
             },
-            auth: auth(var)?,
-            market_context_public: flag(var, "TORGHUT_MARKET_CONTEXT_PUBLIC", false)?,
-            shutdown_delay: Duration::from_secs(u64::from(bounded(
-                var,
-                "TORGHUT_GATEWAY_SHUTDOWN_DELAY_SECONDS",
-                0,
-                0,
-                120,
-            )?)),
-            market_context_cache: Duration::from_secs(u64::from(bounded(
-                var,
-                "TORGHUT_MARKET_CONTEXT_CACHE_SECONDS",
-                60,
-                0,
-                3600,
-            )?)),
+            auth: auth(s)?,
+            market_context_public: s.flag(&keys::TORGHUT_MARKET_CONTEXT_PUBLIC)?,
+            shutdown_delay: Duration::from_secs(
+                s.seconds(&keys::TORGHUT_GATEWAY_SHUTDOWN_DELAY_SECONDS, 0..=120)?,
+            ),
+            market_context_cache: Duration::from_secs(
+                s.seconds(&keys::TORGHUT_MARKET_CONTEXT_CACHE_SECONDS, 0..=3600)?,
+            ),
         })
     }
 }
@@ -210,7 +148,7 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        GatewayConfig::from_lookup(&|name| map.get(name).cloned())
+        GatewayConfig::from_settings(&Settings::from_lookup(move |name| map.get(name).cloned()))
     }
 
     /// What docs/configuration.md and `--check-config` call the default is what the reader uses.

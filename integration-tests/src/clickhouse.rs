@@ -24,10 +24,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use torghut_activities::bars::{BarProvider, FileBarProvider, MinuteBar, embedded_dir};
 use torghut_activities::indicators;
-use torghut_activities::llm::Secret;
+use torghut_activities::providers::bars::{BarProvider, MinuteBar};
 use torghut_activities::providers::clickhouse::ClickHouseConfig;
+use torghut_activities::providers::files::bars::{FileBarProvider, embedded_dir};
+use torghut_activities::secret::Secret;
 
 pub const BINARY: &str = "/usr/sbin/clickhouse-server";
 /// The provider reads as this user, through `X-ClickHouse-User`/`X-ClickHouse-Key`; the

@@ -13,10 +13,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
-use torghut_activities::bars::{
-    BarError, BarProvider, DailyBar, FileBarProvider, MinuteBar, embedded_dir,
-};
+use torghut_activities::providers::bars::{BarError, BarProvider, DailyBar, MinuteBar};
 use torghut_activities::providers::clickhouse::{ClickHouseBarProvider, TaSignal};
+use torghut_activities::providers::files::bars::{FileBarProvider, embedded_dir};
 use torghut_activities::skill::SkillError;
 use torghut_activities::skills::technicals::technicals_regime;
 use torghut_integration_tests::clickhouse::{
@@ -555,7 +554,7 @@ async fn wrong_credentials_are_a_refusal_that_does_not_echo_the_password() {
         .provider_config(DATABASE, "PT1S")
         .expect("config");
     let password = "not-the-password-4711";
-    config.password = Some(torghut_activities::llm::Secret::new(password.to_owned()));
+    config.password = Some(torghut_activities::secret::Secret::new(password.to_owned()));
     let p = Arc::new(ClickHouseBarProvider::new(config).expect("provider"));
     let err = minute_bars(&p, "IBM", utc(2013, 10, 8, 15, 0, 0), 5)
         .await

@@ -9,8 +9,8 @@ use temporalio_client::{
     WorkflowExecuteUpdateOptions, WorkflowGetResultOptions, WorkflowQueryOptions,
     WorkflowStartOptions,
 };
-use torghut_activities::bars::{FileBarProvider, embedded_dir};
-use torghut_activities::triggers::{MacdCrossScanner, TriggerSource};
+use torghut_activities::providers::files::bars::{FileBarProvider, embedded_dir};
+use torghut_activities::providers::signals::{MacdCrossScanner, TriggerSource};
 use torghut_integration_tests::{bin_dir, stack};
 use torghut_workflows::IntradayLoop;
 use torghut_workflows::intraday_loop::{LoopConfig, LoopInput, LoopSummary, ReplayClock};

@@ -6,12 +6,15 @@ use serde_json::Value;
 use std::sync::OnceLock;
 use std::sync::atomic::Ordering;
 use std::time::Duration as StdDuration;
-use torghut_activities::llm::Secret;
 use torghut_activities::providers::alpaca_news::{AlpacaNewsConfig, AlpacaNewsProvider};
 use torghut_activities::providers::edgar::{EdgarConfig, EdgarProvider};
+use torghut_activities::providers::fundamentals::FundamentalsProvider;
+use torghut_activities::providers::news::NewsProvider;
+use torghut_activities::secret::Secret;
+use torghut_activities::sentiment::SentimentScorer;
 use torghut_activities::skill::SkillError;
-use torghut_activities::skills::fundamentals::{FundamentalsProvider, fundamentals};
-use torghut_activities::skills::news::{NewsProvider, SentimentScorer, news_sentiment};
+use torghut_activities::skills::fundamentals::fundamentals;
+use torghut_activities::skills::news::news_sentiment;
 use torghut_integration_tests::alpaca_fake::{
     self, FAKE_ALPACA_KEY_ID, FAKE_ALPACA_SECRET, FakeAlpaca,
 };
@@ -186,8 +189,8 @@ async fn edgar_company_facts_by_ticker_with_the_filing_calendar() {
     let out = blocking(move || {
         fundamentals(
             &*p,
-            &torghut_activities::bars::FileBarProvider::new(
-                torghut_activities::bars::embedded_dir(),
+            &torghut_activities::providers::files::bars::FileBarProvider::new(
+                torghut_activities::providers::files::bars::embedded_dir(),
             ),
             "IBM",
             as_of(),

@@ -3,7 +3,7 @@
 //! record, `torghut_activities::metrics`). It serves nothing else; the worker's work arrives
 //! through Temporal.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -17,31 +17,23 @@ use std::time::Duration;
 use temporalio_client::errors::WorkflowInteractionError;
 use temporalio_client::{Client, WorkflowDescribeOptions};
 use torghut_activities::metrics::ActivityMetrics;
+use torghut_config::{SettingError, Settings, keys};
 use torghut_workflows::DecisionWorkflow;
 
-pub const LISTEN_VAR: &str = "TORGHUT_WORKER_METRICS_LISTEN";
-const DEFAULT_LISTEN: &str = "0.0.0.0:9464";
+pub const LISTEN_VAR: &str = keys::TORGHUT_WORKER_METRICS_LISTEN.env;
 /// A readiness probe must answer within its own timeout; Temporal gets less than that.
 const TEMPORAL_PING_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// The listen address from `raw` (the variable's value): the default when unset or empty,
-/// `None` for `off`.
-fn parse_listen(raw: Option<&str>) -> Result<Option<SocketAddr>> {
-    let raw = raw.map(str::trim).filter(|v| !v.is_empty());
-    match raw.unwrap_or(DEFAULT_LISTEN) {
+/// `TORGHUT_WORKER_METRICS_LISTEN` (the table's default when unset), checked at start like
+/// every other setting: an address, or `None` for `off`.
+pub fn listen_address(settings: &Settings) -> Result<Option<SocketAddr>, SettingError> {
+    settings.get(&keys::TORGHUT_WORKER_METRICS_LISTEN, |addr| match addr {
         "off" => Ok(None),
-        addr => match addr.parse() {
-            Ok(a) => Ok(Some(a)),
-            Err(_) => bail!(
-                "{LISTEN_VAR}: expected host:port (e.g. {DEFAULT_LISTEN}) or off, got {addr:?}"
-            ),
-        },
-    }
-}
-
-/// `TORGHUT_WORKER_METRICS_LISTEN`, checked at start like every other setting.
-pub fn listen_address() -> Result<Option<SocketAddr>> {
-    parse_listen(std::env::var(LISTEN_VAR).ok().as_deref())
+        addr => addr
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("expected host:port (e.g. 0.0.0.0:9464) or off, got {addr:?}")),
+    })
 }
 
 /// What the probes read: the metrics, and whether the worker is polling (and through which
@@ -158,16 +150,20 @@ mod tests {
 
     #[test]
     fn the_listen_address_defaults_parses_or_is_off() {
-        let default: SocketAddr = DEFAULT_LISTEN.parse().expect("default");
-        assert_eq!(parse_listen(None).expect("unset"), Some(default));
-        assert_eq!(parse_listen(Some("")).expect("empty"), Some(default));
-        assert_eq!(parse_listen(Some("off")).expect("off"), None);
+        let listen = |value: Option<&str>| {
+            let value = value.map(str::to_owned);
+            listen_address(&Settings::from_lookup(move |_| value.clone()))
+        };
+        let default: SocketAddr = "0.0.0.0:9464".parse().expect("default");
+        assert_eq!(listen(None).expect("unset"), Some(default));
+        assert_eq!(listen(Some("")).expect("empty"), Some(default));
+        assert_eq!(listen(Some("off")).expect("off"), None);
         assert_eq!(
-            parse_listen(Some("127.0.0.1:9999")).expect("addr"),
+            listen(Some("127.0.0.1:9999")).expect("addr"),
             Some("127.0.0.1:9999".parse().expect("addr"))
         );
-        let e = parse_listen(Some("9464")).expect_err("no host");
-        assert!(e.to_string().contains(LISTEN_VAR), "{e}");
+        let e = listen(Some("9464")).expect_err("no host");
+        assert!(e.to_string().starts_with(LISTEN_VAR), "{e}");
     }
 
     async fn get(app: &Router, path: &str) -> (StatusCode, String, String) {

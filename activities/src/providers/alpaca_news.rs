@@ -4,12 +4,14 @@
 //! ourselves, because a replay must never see a headline published after its clock, whatever the
 //! server's inclusive/exclusive window rules are.
 
-use crate::llm::Secret;
-use crate::providers::http::{block_on_io, env_duration, env_secret, env_url};
+use crate::providers::http::{base_url, block_on_io, required_secret, seconds};
+use crate::providers::news::{NewsItem, NewsProvider};
+use crate::secret::Secret;
 use crate::skill::SkillError;
-use crate::skills::news::{AlpacaNewsResponse, NewsItem, NewsProvider};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use serde::Deserialize;
 use std::time::Duration as StdDuration;
+use torghut_config::{SettingError, Settings, keys};
 use url::Url;
 
 /// Alpaca's page-size ceiling for the news endpoint.
@@ -28,15 +30,23 @@ pub struct AlpacaNewsConfig {
 
 impl AlpacaNewsConfig {
     /// `None` when `TORGHUT_ALPACA_NEWS_URL` is unset: the file provider stays in charge.
-    pub fn from_env() -> Result<Option<Self>, crate::providers::ConfigError> {
-        let Some(base_url) = env_url("TORGHUT_ALPACA_NEWS_URL")? else {
+    pub fn from_settings(settings: &Settings) -> Result<Option<Self>, SettingError> {
+        let Some(base_url) = base_url(settings, &keys::TORGHUT_ALPACA_NEWS_URL)? else {
             return Ok(None);
         };
         Ok(Some(Self {
             base_url,
-            key_id: env_secret("TORGHUT_ALPACA_KEY_ID")?,
-            secret_key: env_secret("TORGHUT_ALPACA_SECRET_KEY")?,
-            timeout: env_duration("TORGHUT_ALPACA_NEWS_TIMEOUT_SECONDS", 10)?,
+            key_id: required_secret(
+                settings,
+                &keys::TORGHUT_ALPACA_KEY_ID,
+                &keys::TORGHUT_ALPACA_KEY_ID_FILE,
+            )?,
+            secret_key: required_secret(
+                settings,
+                &keys::TORGHUT_ALPACA_SECRET_KEY,
+                &keys::TORGHUT_ALPACA_SECRET_KEY_FILE,
+            )?,
+            timeout: seconds(settings, &keys::TORGHUT_ALPACA_NEWS_TIMEOUT_SECONDS)?,
         }))
     }
 }
@@ -140,5 +150,42 @@ impl NewsProvider for AlpacaNewsProvider {
         lookback: Duration,
     ) -> Result<Vec<NewsItem>, SkillError> {
         block_on_io(self.fetch(symbol, as_of, lookback))
+    }
+}
+
+/// Alpaca's `GET /v1beta1/news` response, as it comes over the wire.
+#[derive(Debug, Deserialize)]
+pub struct AlpacaNewsResponse {
+    pub news: Vec<AlpacaNewsItem>,
+    #[serde(default)]
+    pub next_page_token: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AlpacaNewsItem {
+    pub id: i64,
+    pub headline: String,
+    #[serde(default)]
+    pub summary: String,
+    #[serde(default)]
+    pub source: String,
+    #[serde(default)]
+    pub url: String,
+    pub created_at: DateTime<Utc>,
+    #[serde(default)]
+    pub symbols: Vec<String>,
+}
+
+impl From<AlpacaNewsItem> for NewsItem {
+    fn from(a: AlpacaNewsItem) -> Self {
+        NewsItem {
+            id: a.id.to_string(),
+            headline: a.headline,
+            summary: a.summary,
+            source: a.source,
+            url: a.url,
+            created_at: a.created_at,
+            symbols: a.symbols,
+        }
     }
 }

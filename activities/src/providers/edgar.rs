@@ -5,17 +5,15 @@
 //! day and the SEC asks clients to stay under 10 requests a second, so both are cached; the
 //! skill still judges freshness from the filing dates inside the facts, never from the cache.
 
-use crate::providers::ConfigError;
-use crate::providers::http::{block_on_io, env_duration, env_string, env_url};
+use crate::providers::fundamentals::{CompanyFacts, FundamentalsProvider};
+use crate::providers::http::{base_url, block_on_io, seconds};
 use crate::skill::SkillError;
-use crate::skills::fundamentals::{CompanyFacts, FundamentalsProvider};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use torghut_config::{SettingError, Settings, keys};
 use url::Url;
-
-const DEFAULT_TICKERS_URL: &str = "https://www.sec.gov/files/company_tickers.json";
 
 #[derive(Debug, Clone)]
 pub struct EdgarConfig {
@@ -30,32 +28,28 @@ pub struct EdgarConfig {
 
 impl EdgarConfig {
     /// `None` when `TORGHUT_EDGAR_URL` is unset: the file provider stays in charge.
-    pub fn from_env() -> Result<Option<Self>, ConfigError> {
-        let Some(base_url) = env_url("TORGHUT_EDGAR_URL")? else {
+    pub fn from_settings(settings: &Settings) -> Result<Option<Self>, SettingError> {
+        let Some(base_url) = base_url(settings, &keys::TORGHUT_EDGAR_URL)? else {
             return Ok(None);
         };
-        let tickers_url = match env_string("TORGHUT_EDGAR_TICKERS_URL") {
-            None => Url::parse(DEFAULT_TICKERS_URL).map_err(|e| ConfigError {
-                var: "TORGHUT_EDGAR_TICKERS_URL",
-                reason: e.to_string(),
-            })?,
-            Some(raw) => Url::parse(&raw).map_err(|e| ConfigError {
-                var: "TORGHUT_EDGAR_TICKERS_URL",
-                reason: format!("expected a URL, got {raw:?}: {e}"),
-            })?,
-        };
-        let user_agent = env_string("TORGHUT_EDGAR_USER_AGENT").ok_or(ConfigError {
-            var: "TORGHUT_EDGAR_USER_AGENT",
-            reason: "required when TORGHUT_EDGAR_URL is set: the SEC asks for a name and a \
-                     contact address, e.g. \"Torghut ops@example.com\""
-                .to_owned(),
+        let tickers_url = settings.get(&keys::TORGHUT_EDGAR_TICKERS_URL, |raw| {
+            Url::parse(raw).map_err(|e| format!("expected a URL, got {raw:?}: {e}"))
         })?;
+        let user_agent = settings
+            .value(&keys::TORGHUT_EDGAR_USER_AGENT)
+            .ok_or_else(|| {
+                SettingError::new(
+                    &keys::TORGHUT_EDGAR_USER_AGENT,
+                    "required when TORGHUT_EDGAR_URL is set: the SEC asks for a name and a \
+                 contact address, e.g. \"Torghut ops@example.com\"",
+                )
+            })?;
         Ok(Some(Self {
             base_url,
             tickers_url,
             user_agent,
-            timeout: env_duration("TORGHUT_EDGAR_TIMEOUT_SECONDS", 10)?,
-            cache_ttl: env_duration("TORGHUT_EDGAR_CACHE_SECONDS", 300)?,
+            timeout: seconds(settings, &keys::TORGHUT_EDGAR_TIMEOUT_SECONDS)?,
+            cache_ttl: seconds(settings, &keys::TORGHUT_EDGAR_CACHE_SECONDS)?,
         }))
     }
 }

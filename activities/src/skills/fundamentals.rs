@@ -10,92 +10,14 @@
 //! days when that quarter closes the fiscal year (a 10-K) — and only then flagged
 //! `filing_overdue`.
 
-use crate::bars::BarProvider;
+use crate::providers::bars::BarProvider;
+use crate::providers::fundamentals::{CompanyFacts, Fact, FundamentalsProvider};
 use crate::skill::{OutputBuilder, SkillError};
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize, Serializer};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use torghut_policy::skills::FUNDAMENTALS;
 use torghut_proto::v1::SkillOutput;
-
-/// EDGAR `companyfacts` JSON, the parts we read. The same type parses the live API's answers
-/// ([`crate::providers::edgar`]) and the embedded files, and writes the embedded subset
-/// (`examples/edgar_subset.rs`), so the three cannot drift apart.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct CompanyFacts {
-    #[serde(default)]
-    pub cik: Option<u64>,
-    #[serde(rename = "entityName", default)]
-    pub entity_name: String,
-    pub facts: BTreeMap<String, BTreeMap<String, Concept>>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct Concept {
-    pub units: BTreeMap<String, Vec<Fact>>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct Fact {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start: Option<NaiveDate>,
-    pub end: NaiveDate,
-    /// Written back as a JSON number, as EDGAR sends it (the crate's default writes a string).
-    #[serde(serialize_with = "decimal_as_json_number")]
-    pub val: Decimal,
-    /// The accession number of the filing that reported this value: its provenance.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub accn: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fy: Option<i32>,
-    #[serde(default)]
-    pub fp: Option<String>,
-    #[serde(default)]
-    pub form: Option<String>,
-    pub filed: NaiveDate,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub frame: Option<String>,
-}
-
-/// JSON only (the raw value is serde_json's): the number's exact decimal text, never via `f64`.
-fn decimal_as_json_number<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
-    use serde::ser::Error;
-    serde_json::value::RawValue::from_string(d.normalize().to_string())
-        .map_err(S::Error::custom)?
-        .serialize(s)
-}
-
-impl Fact {
-    /// When a fact filed on `filed` is certainly public: 17:30 New York time that day, EDGAR's
-    /// cut-off for a filing to carry that day's date (later submissions are dated the next
-    /// business day). Company facts carry only the date, so a decision earlier on the filing day
-    /// must not see it: the filing may have come in after the decision.
-    pub fn visible_from(filed: NaiveDate) -> DateTime<Utc> {
-        let cutoff = filed.and_time(EDGAR_FILING_DAY_CUTOFF);
-        match chrono_tz::America::New_York.from_local_datetime(&cutoff) {
-            chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(_, t) => {
-                t.with_timezone(&Utc)
-            }
-            // 17:30 is never skipped by a daylight-time change; were it, the day's end is safe.
-            chrono::LocalResult::None => (filed + chrono::Days::new(1))
-                .and_time(chrono::NaiveTime::MIN)
-                .and_utc(),
-        }
-    }
-
-    /// Filed by `as_of`, by [`Fact::visible_from`].
-    pub fn known_at(&self, as_of: DateTime<Utc>) -> bool {
-        Self::visible_from(self.filed) <= as_of
-    }
-}
-
-const EDGAR_FILING_DAY_CUTOFF: chrono::NaiveTime = match chrono::NaiveTime::from_hms_opt(17, 30, 0)
-{
-    Some(t) => t,
-    None => chrono::NaiveTime::MIN,
-};
 
 /// Every `us-gaap` concept the skill reads, and so everything the embedded files need to hold.
 pub const CONCEPTS_READ: &[&str] = &[
@@ -109,38 +31,6 @@ pub const CONCEPTS_READ: &[&str] = &[
 ];
 
 const EPS_DILUTED: &str = "EarningsPerShareDiluted";
-
-pub trait FundamentalsProvider: Send + Sync {
-    fn company_facts(&self, symbol: &str) -> Result<Option<CompanyFacts>, SkillError>;
-}
-
-pub fn embedded_fundamentals_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/data/fundamentals"))
-}
-
-/// Reads `<dir>/<SYMBOL>.json` (EDGAR company-facts format); no file means no facts.
-pub struct FileFundamentalsProvider {
-    dir: PathBuf,
-}
-
-impl FileFundamentalsProvider {
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
-    }
-}
-
-impl FundamentalsProvider for FileFundamentalsProvider {
-    fn company_facts(&self, symbol: &str) -> Result<Option<CompanyFacts>, SkillError> {
-        let path = self.dir.join(format!("{symbol}.json"));
-        match std::fs::read_to_string(&path) {
-            Ok(t) => serde_json::from_str(&t).map(Some).map_err(|e| {
-                SkillError::Unavailable(format!("{}: not EDGAR company facts: {e}", path.display()))
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(SkillError::Unavailable(format!("{}: {e}", path.display()))),
-        }
-    }
-}
 
 /// Whether a fact is a full fiscal year from an annual report: a 10-K (or 10-K/A) with `fp` FY
 /// and, when it has a start, a year-long period (a 10-K also reports its fourth quarter, with
@@ -365,7 +255,11 @@ pub fn fundamentals(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bars::{BarError, DailyBar, FileBarProvider, MinuteBar, embedded_dir};
+    use crate::providers::bars::{BarError, DailyBar, MinuteBar};
+    use crate::providers::files::bars::{FileBarProvider, embedded_dir};
+    use crate::providers::files::fundamentals::{
+        FileFundamentalsProvider, embedded_fundamentals_dir,
+    };
     use chrono::TimeZone;
     use rust_decimal_macros::dec;
 

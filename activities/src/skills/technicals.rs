@@ -5,8 +5,8 @@
 //! bars disagrees, that is a data-quality problem worth a flag and a lower quality, not
 //! something to average away.
 
-use crate::bars::{BarError, BarProvider, MinuteBar};
 use crate::indicators;
+use crate::providers::bars::{BarError, BarProvider, MinuteBar};
 use crate::skill::{OutputBuilder, SkillError};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;

@@ -2,8 +2,8 @@
 //! embedded default derives them from the bars the skills read, so a replayed session produces
 //! the signals a live one would have.
 
-use crate::bars::{BarError, BarProvider, MinuteBar};
 use crate::indicators;
+use crate::providers::bars::{BarError, BarProvider, MinuteBar};
 use crate::skill::SkillError;
 use chrono::{DateTime, NaiveTime, SecondsFormat, TimeZone, Utc};
 use rust_decimal::Decimal;
@@ -147,7 +147,7 @@ impl TriggerSource for MacdCrossScanner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bars::{FileBarProvider, embedded_dir};
+    use crate::providers::files::bars::{FileBarProvider, embedded_dir};
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s)

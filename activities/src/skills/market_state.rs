@@ -1,8 +1,8 @@
 //! `market-context`: where the market is at as-of — index moves and volatility, session phase,
 //! the symbol's overnight gap and its strength relative to SPY.
 
-use crate::bars::{BarError, BarProvider, MinuteBar};
 use crate::indicators;
+use crate::providers::bars::{BarError, BarProvider, MinuteBar};
 use crate::skill::{OutputBuilder, SkillError};
 use chrono::{DateTime, NaiveTime, Timelike, Utc};
 use chrono_tz::America::New_York;

@@ -1,16 +1,16 @@
 //! Accuracy of the `news-sentiment` scorer on labelled sentences.
 //!
 //! The scorer's output is a number; the skill turns it into a polarity with a neutral band (see
-//! `news_sentiment` in [`super::news`]). Evaluating that same three-way decision against hand labels
+//! `news_sentiment` in [`crate::skills::news`]). Evaluating that same three-way decision against hand labels
 //! is what tells whether the finance layer earns its place, so everything here is pure: rows in,
 //! metrics out, no I/O beyond the optional loader for the shipped set.
 
-use super::news::SentimentScorer;
+use super::scorer::SentimentScorer;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// The band within which `news_sentiment` reads a lexicon score as neutral.
-pub const SKILL_NEUTRAL_BAND: f64 = super::news::NEUTRAL_BAND;
+pub const SKILL_NEUTRAL_BAND: f64 = super::scorer::NEUTRAL_BAND;
 
 /// Three-way polarity. The discriminant is the row/column index in [`Evaluation::confusion`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -7,7 +7,7 @@
 //! Features and scoring live here, in one place, so the trainer and the skill cannot tokenise
 //! differently.
 
-use super::sentiment_eval::Polarity;
+use super::eval::Polarity;
 use std::collections::HashMap;
 
 /// The lexicon score enters as two non-negative features, so the model can weigh positive and
