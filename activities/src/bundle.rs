@@ -7,9 +7,9 @@
 use crate::context::Providers;
 use crate::llm::{LlmEndpoint, LlmError};
 use crate::metrics::{ActivityMetrics, AttemptOutcome};
-use crate::routing::AdapterHealthProbe;
 use crate::skill::SkillError;
-use crate::{exposure, risk, routing};
+use crate::steps::execution_routing::{self as routing, AdapterHealthProbe};
+use crate::steps::{exposure_ledger as exposure, risk_exposure_sizing as risk};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;

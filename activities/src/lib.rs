@@ -13,7 +13,8 @@
 //! - [`secret`]: the credential type every client (LLM, providers) holds its key in.
 //! - The activity steps and their shell: [`bundle::DecisionSkills`] (the Temporal activities the
 //!   workflow declares), [`context`] (the providers built once per worker, and the one way a skill
-//!   is run), [`risk`], [`exposure`], [`routing`], [`skill`] (the output contract), [`llm`],
+//!   is run), [`steps`] (`risk-exposure-sizing`, `execution-routing` and the exposure ledger's
+//!   client, named for their activities), [`skill`] (the output contract), [`llm`],
 //!   [`faults`], [`metrics`] and [`indicators`].
 //!
 //! Architecture invariant: nothing here decides policy — sizing and routing rules live in
@@ -21,17 +22,15 @@
 
 pub mod bundle;
 pub mod context;
-pub mod exposure;
 pub mod faults;
 pub mod indicators;
 pub mod llm;
 pub mod metrics;
 pub mod providers;
-pub mod risk;
-pub mod routing;
 pub mod secret;
 pub mod sentiment;
 pub mod skill;
 pub mod skills;
+pub mod steps;
 
 pub use bundle::DecisionSkills;

@@ -12,9 +12,9 @@
 use crate::EvalError;
 use chrono::{DateTime, SecondsFormat, Utc};
 use torghut_activities::context::Providers;
-use torghut_activities::risk::size_request;
-use torghut_activities::routing::{ConfiguredHealth, execution_routing};
 use torghut_activities::skill::SkillError;
+use torghut_activities::steps::execution_routing::{ConfiguredHealth, execution_routing};
+use torghut_activities::steps::risk_exposure_sizing::size_request;
 use torghut_policy::analysis::{self, Analysis, PolicyConfig};
 use torghut_policy::intent;
 use torghut_policy::quote::Quote;

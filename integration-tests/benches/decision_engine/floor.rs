@@ -3,7 +3,7 @@
 //! `floor-workflow` repeats `decision-workflow`'s Temporal work command for command, with no-op
 //! activities: search attributes upserted at start, a deadline timer raced against the steps,
 //! four parallel activities, then a sizing activity that reserves in the real `exposure-ledger`
-//! through the same update-with-start (`torghut_activities::exposure::reserve`), then a routing
+//! through the same update-with-start (`torghut_activities::steps::exposure_ledger::reserve`), then a routing
 //! activity, the final search attribute, and an event log long-polled by an Update exactly as the
 //! gateway's hub polls `poll_events`. The client does what the gateway does: start with a memo
 //! and the same id policies, describe, then long-poll. What it leaves out is everything that is
@@ -232,7 +232,7 @@ impl FloorActivities {
         }
         let client = ctx.client();
         let task_queue = ctx.info().task_queue.clone();
-        torghut_activities::exposure::reserve(
+        torghut_activities::steps::exposure_ledger::reserve(
             &client,
             &task_queue,
             &input.account_id,
