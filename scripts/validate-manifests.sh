@@ -41,7 +41,8 @@ trap 'rm -rf "$OUT"' EXIT
 
 # render NAME DIR [COMPONENT]: DIR alone, or DIR with COMPONENT added the way an operator would,
 # in a kustomization of its own. With temporal-mtls it also sets the config-file keys that
-# component's comments describe, so their names are checked too.
+# component's comments describe, so their names are checked too; with keda-autoscaling, the
+# trigger patch that component's comments ask for, from the overlay's config.toml.
 render() {
   local name="$1" dir="$2" component="${3:-}"
   if [ -n "$component" ]; then
@@ -53,6 +54,17 @@ render() {
       if [ "$component" = temporal-mtls ]; then
         echo "configMapGenerator:"
         echo "  - {name: torghut-decision-config, behavior: replace, files: [config.toml]}"
+      fi
+      if [ "$component" = keda-autoscaling ]; then
+        python3 - "$KUSTOMIZE/$dir/config.toml" <<'PY'
+import sys, tomllib
+t = tomllib.load(open(sys.argv[1], "rb"))["temporal"]
+print("patches:")
+print("  - target: {kind: ScaledObject, name: torghut-decision-worker}")
+print("    patch: |")
+print(f"      - {{op: replace, path: /spec/triggers/0/metadata/namespace, value: {t['namespace']}}}")
+print(f"      - {{op: replace, path: /spec/triggers/0/metadata/taskQueue, value: {t['task_queue']}}}")
+PY
       fi
     } >"$k/kustomization.yaml"
     if [ "$component" = temporal-mtls ]; then
@@ -79,7 +91,7 @@ for overlay in base overlays/paper overlays/live; do
   render "$name" "$overlay" || failed=1
   rendered+=("$name")
   [ "$overlay" = base ] && continue
-  for component in temporal-mtls temporal-api-key market-context-public; do
+  for component in temporal-mtls temporal-api-key market-context-public keda-autoscaling; do
     render "$name+$component" "$overlay" "$component" || failed=1
     rendered+=("$name+$component")
   done
