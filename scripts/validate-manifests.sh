@@ -91,7 +91,7 @@ for overlay in base overlays/paper overlays/live; do
   render "$name" "$overlay" || failed=1
   rendered+=("$name")
   [ "$overlay" = base ] && continue
-  for component in temporal-mtls temporal-api-key market-context-public keda-autoscaling; do
+  for component in temporal-mtls temporal-api-key market-context-public keda-autoscaling monitoring; do
     render "$name+$component" "$overlay" "$component" || failed=1
     rendered+=("$name+$component")
   done
