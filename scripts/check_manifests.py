@@ -70,6 +70,24 @@ def check(path: str, known: set[str], known_file_keys: set[str]) -> list[str]:
     configmaps = {c["metadata"]["name"]: c for c in by_kind.get("ConfigMap", [])}
     hpas = {h["spec"]["scaleTargetRef"]["name"]: h for h in by_kind.get("HorizontalPodAutoscaler", [])}
     errors = []
+    # A KEDA ScaledObject drives its target through an HPA of its own: for the checks below it
+    # is an autoscaler like an HPA, with its bounds under other names.
+    for so in by_kind.get("ScaledObject", []):
+        target = so["spec"]["scaleTargetRef"]["name"]
+        if target in hpas:
+            errors.append(f"{where(so)}: scales Deployment/{target}, which "
+                          f"HorizontalPodAutoscaler/{hpas[target]['metadata']['name']} scales too; "
+                          "two autoscalers fight over its replicas (remove the HPA)")
+        errors += check_scaled_object(so, configmaps)
+        hpas[target] = {
+            "kind": "ScaledObject",
+            "metadata": so["metadata"],
+            "spec": {
+                "minReplicas": so["spec"].get("minReplicaCount", 0),
+                "metrics": [{"resource": {"name": t["type"]}} for t in so["spec"]["triggers"]
+                            if t["type"] in ("cpu", "memory")],
+            },
+        }
 
     for name, cm in configmaps.items():
         for key, text in cm.get("data", {}).items():
@@ -96,7 +114,7 @@ def check(path: str, known: set[str], known_file_keys: set[str]) -> list[str]:
         if not matches(spec["selector"].get("matchLabels", {}), pod["metadata"].get("labels", {})):
             errors.append(f"{where(d)}: spec.selector does not match the pod template's labels")
         if name in hpas and "replicas" in spec:
-            errors.append(f"{where(d)}: has spec.replicas but HorizontalPodAutoscaler/"
+            errors.append(f"{where(d)}: has spec.replicas but {hpas[name].get('kind', 'HorizontalPodAutoscaler')}/"
                           f"{hpas[name]['metadata']['name']} owns it; remove replicas")
         for c in pod["spec"]["containers"]:
             ctx = f"{where(d)} container {c['name']}"
@@ -146,7 +164,8 @@ def check(path: str, known: set[str], known_file_keys: set[str]) -> list[str]:
 
     for target, h in hpas.items():
         if target not in deployments:
-            errors.append(f"{where(h)}: scales Deployment/{target}, not in the manifests")
+            errors.append(f"{h.get('kind', 'HorizontalPodAutoscaler')}/{h['metadata']['name']}: "
+                          f"scales Deployment/{target}, not in the manifests")
 
     def selected(obj: dict, selector: dict) -> list[dict]:
         found = [d for d in deployments.values()
@@ -180,6 +199,36 @@ def check(path: str, known: set[str], known_file_keys: set[str]) -> list[str]:
 
 
 GATEWAY = "torghut-decision-gateway"
+
+
+def check_scaled_object(so: dict, configmaps: dict) -> list[str]:
+    """A `temporal` trigger watches the queue the workers poll: the namespace, task queue and
+    endpoint of the config file's [temporal] section (the overlay's own)."""
+    errors = []
+    temporal = {}
+    for cm in configmaps.values():
+        for key, text in cm.get("data", {}).items():
+            if key.endswith(".toml"):
+                try:
+                    temporal = tomllib.loads(text).get("temporal", temporal)
+                except tomllib.TOMLDecodeError:
+                    pass
+    address = temporal.get("address", "")
+    want = {
+        "namespace": temporal.get("namespace", "default"),
+        "taskQueue": temporal.get("task_queue"),
+        "endpoint": re.sub(r"^[a-z]+://", "", address).rstrip("/") if address else None,
+    }
+    for t in so["spec"]["triggers"]:
+        if t["type"] != "temporal":
+            continue
+        meta = t.get("metadata", {})
+        for field, value in want.items():
+            if value is not None and meta.get(field) != value:
+                errors.append(f"{where(so)}: its temporal trigger's {field} is {meta.get(field)!r}, "
+                              f"but the workers' config.toml says {value!r}: it would scale on "
+                              "another queue's backlog")
+    return errors
 
 
 def prestop_seconds(container: dict) -> int | None:

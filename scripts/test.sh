@@ -14,8 +14,10 @@ echo "== dependency policy (cargo deny: licences, bans, sources; see deny.toml)"
 cargo deny --log-level error check bans licenses sources
 echo "== OpenAPI document (openapi-spec-validator)"
 python3 -m openapi_spec_validator gateway/openapi.json
-echo "== Kubernetes manifests (kustomize render + kubernetes-validate)"
+echo "== Kubernetes manifests (kustomize render + kubernetes-validate + CRD schemas)"
 bash scripts/validate-manifests.sh
+echo "== Alerting rules (promtool check rules + promtool test rules)"
+bash scripts/check-alerts.sh
 # All targets in one build: the features then match `cargo test`'s, so nothing is built twice,
 # and the binaries the integration tests run are there.
 echo "== cargo build (all targets)"

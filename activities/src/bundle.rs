@@ -244,8 +244,9 @@ impl DecisionSkills {
                 self.metrics.clone(),
             );
             async move {
+                let budget = req.budget;
                 let grant = exposure::reserve(&client, &task_queue, &account, req).await?;
-                metrics.observe_reserve(&grant);
+                metrics.observe_reserve(budget, &grant);
                 Ok(grant)
             }
         })

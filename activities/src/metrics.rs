@@ -12,8 +12,10 @@
 //! an account holds now.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
+    TextEncoder,
 };
+use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use std::time::Duration;
 use torghut_policy::ledger::{ReleaseResult, ReserveResult};
@@ -31,6 +33,8 @@ const FRESHNESS_BUCKETS: [f64; 12] = [
     1.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0, 14_400.0, 86_400.0, 259_200.0, 604_800.0,
 ];
 const QUALITY_BUCKETS: [f64; 10] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0];
+/// Budget-use buckets, a fraction: finer towards 1, where a grant starts to be cut short.
+const BUDGET_USED_BUCKETS: [f64; 9] = [0.25, 0.5, 0.75, 0.8, 0.85, 0.9, 0.95, 0.99, 1.0];
 
 /// Why the metrics could not be set up or rendered (a programming error: a name registered
 /// twice or an invalid one).
@@ -76,6 +80,7 @@ pub struct ActivityMetrics {
     context_quality: HistogramVec,
     reservations_granted: IntCounter,
     reservations_released: IntCounter,
+    budget_used: Histogram,
 }
 
 fn register<M: prometheus::core::Collector + Clone + 'static>(
@@ -151,6 +156,16 @@ impl ActivityMetrics {
                     "Held exposure reservations released by a decision's compensation",
                 )?,
             )?,
+            budget_used: register(
+                &r,
+                Histogram::with_opts(
+                    HistogramOpts::new(
+                        "torghut_worker_exposure_budget_used_ratio",
+                        "Share of the account's exposure budget held after a reserve (this decision's grant and the other active reservations), at each reserve the ledger answered",
+                    )
+                    .buckets(BUDGET_USED_BUCKETS.to_vec()),
+                )?,
+            )?,
             registry: r,
         })
     }
@@ -193,9 +208,18 @@ impl ActivityMetrics {
     /// A ledger's answer to a reserve: a grant when it created the reservation, not when a
     /// retried attempt (or the second, shrinking reserve of the same decision) found it held,
     /// nor when there was no room.
-    pub fn observe_reserve(&self, answer: &ReserveResult) {
-        if !answer.already_held && answer.granted > rust_decimal::Decimal::ZERO {
+    ///
+    /// Also how much of the account's budget is held once the ledger answered: what this
+    /// decision holds and what the others do, over `budget`, the one the request brought (its
+    /// buying power). A budget of zero has no share and is not observed.
+    pub fn observe_reserve(&self, budget: Decimal, answer: &ReserveResult) {
+        if !answer.already_held && answer.granted > Decimal::ZERO {
             self.reservations_granted.inc();
+        }
+        if budget > Decimal::ZERO {
+            let held = answer.granted + answer.reserved_by_others;
+            self.budget_used
+                .observe((held / budget).to_f64().unwrap_or(1.0));
         }
     }
 
@@ -247,15 +271,18 @@ mod tests {
         m.observe_context(&output("technicals-regime", 7_200, "0.35"));
         m.observe_context(&output("fundamentals", 0, "not a number"));
         m.observe_context(&missing_output("news-sentiment", "IBM", "t", "no_data"));
-        let reserve = |granted: u32, already_held: bool| ReserveResult {
+        let budget = |b: u32| Decimal::from(b);
+        let reserve = |granted: u32, others: u32, already_held: bool| ReserveResult {
             granted: granted.into(),
-            reserved_by_others: 0.into(),
+            reserved_by_others: others.into(),
             already_held,
         };
-        m.observe_reserve(&reserve(500, false));
-        m.observe_reserve(&reserve(300, true)); // the same decision shrinking its grant
-        m.observe_reserve(&reserve(700, false));
-        m.observe_reserve(&reserve(0, false)); // no room: nothing reserved
+        m.observe_reserve(budget(10_000), &reserve(500, 0, false)); // 5 % used
+        // The same decision shrinking its grant: 92 % used.
+        m.observe_reserve(budget(10_000), &reserve(300, 8_900, true));
+        m.observe_reserve(budget(1_000), &reserve(700, 300, false)); // all of it
+        m.observe_reserve(budget(1_000), &reserve(0, 1_000, false)); // no room: nothing reserved
+        m.observe_reserve(budget(0), &reserve(0, 0, false)); // no budget: no share
         m.observe_release(&ReleaseResult {
             released: 500.into(),
             existed: true,
@@ -320,6 +347,20 @@ mod tests {
                 0.0,
             ),
             ("torghut_worker_exposure_reservations_granted_total", 2.0),
+            ("torghut_worker_exposure_budget_used_ratio_count", 4.0),
+            (
+                r#"torghut_worker_exposure_budget_used_ratio_bucket{le="0.25"}"#,
+                1.0,
+            ),
+            (
+                r#"torghut_worker_exposure_budget_used_ratio_bucket{le="0.9"}"#,
+                1.0,
+            ),
+            (
+                r#"torghut_worker_exposure_budget_used_ratio_bucket{le="0.95"}"#,
+                2.0,
+            ),
+            ("torghut_worker_exposure_budget_used_ratio_sum", 2.97),
             ("torghut_worker_exposure_reservations_released_total", 1.0),
         ] {
             let got = sample(&text, series);

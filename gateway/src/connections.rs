@@ -14,6 +14,7 @@
 //! The caps are checked against the process's open-file limit at start ([`check_fd_limit`]),
 //! after raising its soft limit to the hard one.
 
+use crate::metrics::{ConnectionMetrics, Refusal};
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
@@ -232,13 +233,16 @@ async fn watchdog(activity: &Activity, limits: Limits) -> &'static str {
 const OVER_CAP: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 110\r\n\r\n{\"error\":{\"code\":\"too_many_connections\",\"message\":\"the gateway is at its connection cap; retry shortly\"}}\r\n";
 
 /// Serves `app` on `listener` within `limits` until `shutdown` resolves, then stops accepting,
-/// lets open connections finish (graceful shutdown) and returns once they have.
+/// lets open connections finish (graceful shutdown) and returns once they have. `metrics`
+/// follows the open connections and counts refusals.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: Limits,
+    metrics: ConnectionMetrics,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
+    metrics.set_max(limits.max_connections);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let peers = Arc::new(Peers::default());
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -256,24 +260,26 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let refuse = |stream: TcpStream, why: &str| {
-            tracing::debug!(%peer, why, "connection refused");
+        let refuse = |stream: TcpStream, why: Refusal| {
+            tracing::debug!(%peer, ?why, "connection refused");
+            metrics.refused(why);
             // Best effort and never waiting: a client that reads gets a reason.
             let _ = stream.try_write(OVER_CAP);
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
-            refuse(stream, "over the total connection cap");
+            refuse(stream, Refusal::TotalCap);
             continue;
         };
         let Some(peer_slot) = peers.take(peer.ip(), limits.max_per_peer) else {
-            refuse(stream, "over the per-peer connection cap");
+            refuse(stream, Refusal::PeerCap);
             continue;
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let mut stop = stop_rx.clone();
+        let open = metrics.opened();
         tokio::spawn(async move {
-            let _slots = (slot, peer_slot);
+            let _slots = (slot, peer_slot, open);
             let activity = Arc::new(Activity {
                 started: Instant::now(),
                 last_io_ms: AtomicU64::new(0),

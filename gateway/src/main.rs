@@ -162,6 +162,7 @@ async fn serve(
         max_per_peer = limits.max_per_peer,
         "connection bounds"
     );
+    let connections = metrics.connections();
     let auth = (
         state.config.auth.clone(),
         state.config.market_context_public,
@@ -178,7 +179,7 @@ async fn serve(
             metrics,
             metrics::count_requests,
         ));
-    connections::serve(listener, app, limits, async move {
+    connections::serve(listener, app, limits, connections, async move {
         torghut_connect::stop_signal().await;
         // Readiness fails first, while everything is still served, so a probing load
         // balancer stops sending new requests before this gateway stops accepting them.

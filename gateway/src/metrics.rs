@@ -42,7 +42,83 @@ pub struct GatewayMetrics {
     reservations_active: IntGauge,
     reserved_notional: Gauge,
     exposure_sample_failures: IntCounter,
+    connections: ConnectionMetrics,
 }
+
+/// The connection bounds' gauges and refusals ([`crate::connections`]), cloned into the accept
+/// loop: open connections against the cap show how close a gateway is to answering `503`.
+#[derive(Clone)]
+pub struct ConnectionMetrics {
+    open: IntGauge,
+    max: IntGauge,
+    refused: IntCounterVec,
+}
+
+/// Which cap refused a connection.
+#[derive(Debug, Clone, Copy)]
+pub enum Refusal {
+    /// `TORGHUT_GATEWAY_MAX_CONNECTIONS`, over all clients.
+    TotalCap,
+    /// `TORGHUT_GATEWAY_MAX_CONNECTIONS_PER_PEER`, for one client address.
+    PeerCap,
+}
+
+impl Refusal {
+    const ALL: [Refusal; 2] = [Refusal::TotalCap, Refusal::PeerCap];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Refusal::TotalCap => "total_cap",
+            Refusal::PeerCap => "peer_cap",
+        }
+    }
+}
+
+impl ConnectionMetrics {
+    /// The cap in force (set once, at start).
+    pub fn set_max(&self, max_connections: usize) {
+        self.max
+            .set(i64::try_from(max_connections).unwrap_or(i64::MAX));
+    }
+
+    /// Counts one open connection until the returned guard is dropped.
+    pub fn opened(&self) -> OpenConnection {
+        self.open.inc();
+        OpenConnection(self.open.clone())
+    }
+
+    pub fn refused(&self, why: Refusal) {
+        self.refused.with_label_values(&[why.as_str()]).inc();
+    }
+}
+
+/// One accepted connection; see [`ConnectionMetrics::opened`].
+pub struct OpenConnection(IntGauge);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// The error codes a decision is known to end with (`decision.error`'s `code`), present from the
+/// start at 0 so an alert's `rate()` has a series before the first error.
+const ERROR_CODES: [&str; 6] = [
+    "timeout",
+    "cancelled",
+    "internal",
+    "invalid_request",
+    "not_configured",
+    "upstream_error",
+];
+/// `(action, outcome)` of `torghut_gateway_decisions_total`, likewise present from the start.
+const DECISION_KINDS: [(&str, &str); 5] = [
+    ("buy", "final"),
+    ("sell", "final"),
+    ("hold", "final"),
+    ("llm_review", "final"),
+    ("none", "error"),
+];
 
 /// How a start request ended in Temporal: it created the run, joined one with the same
 /// `request_id` and body, or hit one with a different body (409).
@@ -83,7 +159,33 @@ fn code_label(raw: &str) -> &str {
 impl GatewayMetrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let r = Registry::new();
-        Ok(Self {
+        let metrics = Self {
+            connections: ConnectionMetrics {
+                open: register(
+                    &r,
+                    IntGauge::new(
+                        "torghut_gateway_connections_open",
+                        "TCP connections the gateway holds now (requests, keep-alive and SSE streams)",
+                    )?,
+                )?,
+                max: register(
+                    &r,
+                    IntGauge::new(
+                        "torghut_gateway_connections_max",
+                        "The cap on open connections (TORGHUT_GATEWAY_MAX_CONNECTIONS); one more is answered 503",
+                    )?,
+                )?,
+                refused: register(
+                    &r,
+                    IntCounterVec::new(
+                        Opts::new(
+                            "torghut_gateway_connections_refused_total",
+                            "Connections answered 503 and closed at accept, by the cap they hit: total_cap, peer_cap",
+                        ),
+                        &["reason"],
+                    )?,
+                )?,
+            },
             sse_streams_open: register(
                 &r,
                 IntGauge::new(
@@ -188,7 +290,40 @@ impl GatewayMetrics {
                 )?,
             )?,
             registry: r,
-        })
+        };
+        // Closed label sets start at 0: a series that appears only with its first increment
+        // makes `rate()` and `increase()` miss that increment, and a dashboard show "no data".
+        for result in [
+            StartResult::Started,
+            StartResult::Joined,
+            StartResult::Conflict,
+        ] {
+            metrics
+                .decision_starts
+                .with_label_values(&[result.as_str()]);
+        }
+        for (action, outcome) in DECISION_KINDS {
+            metrics.decisions.with_label_values(&[action, outcome]);
+        }
+        for kind in torghut_policy::analysis::VetoKind::ALL {
+            metrics.veto_reasons.with_label_values(&[kind.as_str()]);
+        }
+        metrics.veto_reasons.with_label_values(&["other"]);
+        for code in ERROR_CODES {
+            metrics.decision_errors.with_label_values(&[code]);
+        }
+        for why in Refusal::ALL {
+            metrics
+                .connections
+                .refused
+                .with_label_values(&[why.as_str()]);
+        }
+        Ok(metrics)
+    }
+
+    /// The connection gauges and refusals, for the accept loop.
+    pub fn connections(&self) -> ConnectionMetrics {
+        self.connections.clone()
     }
 
     /// The exposition text of every metric.
@@ -560,6 +695,45 @@ pub mod tests {
             assert_eq!(sample(&text, series), want, "{series}\n{text}");
         }
         assert!(!text.contains("/runs/a"), "{text}");
+    }
+
+    #[test]
+    fn connections_count_against_the_cap_and_closed_label_sets_start_at_zero() {
+        let m = GatewayMetrics::new().expect("metrics");
+        let c = m.connections();
+        c.set_max(512);
+        let a = c.opened();
+        let b = c.opened();
+        c.refused(Refusal::PeerCap);
+        let text = m.render().expect("render");
+        assert_eq!(sample(&text, "torghut_gateway_connections_max"), 512.0);
+        assert_eq!(sample(&text, "torghut_gateway_connections_open"), 2.0);
+        assert_eq!(
+            sample(
+                &text,
+                r#"torghut_gateway_connections_refused_total{reason="peer_cap"}"#
+            ),
+            1.0
+        );
+        drop((a, b));
+        assert_eq!(
+            sample(&m.render().expect("r"), "torghut_gateway_connections_open"),
+            0.0
+        );
+        // Present before anything happened, at 0, so rate() sees the first increment.
+        for series in [
+            r#"torghut_gateway_connections_refused_total{reason="total_cap"}"#,
+            r#"torghut_gateway_decision_errors_total{code="timeout"}"#,
+            r#"torghut_gateway_decision_veto_reasons_total{reason="kill_switch"}"#,
+            r#"torghut_gateway_decision_veto_reasons_total{reason="other"}"#,
+            r#"torghut_gateway_decisions_total{action="none",outcome="error"}"#,
+            r#"torghut_gateway_decision_starts_total{result="conflict"}"#,
+        ] {
+            assert!(
+                text.lines().any(|l| l == format!("{series} 0")),
+                "{series}\n{text}"
+            );
+        }
     }
 
     #[test]

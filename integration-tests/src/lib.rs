@@ -10,6 +10,7 @@ pub mod clickhouse;
 pub mod edgar_fake;
 pub mod openai_fake;
 pub mod otlp_fake;
+pub mod promql;
 mod serve;
 pub mod sse;
 

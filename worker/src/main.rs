@@ -5,6 +5,7 @@
 //! value came from the file), rather than failing the first decision.
 
 mod probes;
+mod sdk_metrics;
 mod settings;
 
 use anyhow::{Context, Result, anyhow};
@@ -12,6 +13,7 @@ use clap::Parser;
 use settings::WorkerSettings;
 use std::path::PathBuf;
 use temporalio_client::{Client, Connection};
+use temporalio_sdk::runtime::RuntimeOptions;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use torghut_config::Binary;
 use torghut_workflows::{DecisionWorkflow, ExposureLedger, IntradayLoop, MarketContextWorkflow};
@@ -73,7 +75,23 @@ async fn run(settings: WorkerSettings, telemetry: &torghut_telemetry::Telemetry)
     let address = temporal.describe();
     let namespace = temporal.namespace.clone();
     let llm_configured = skills.llm.is_some();
-    let probes = probes::Probes::new(skills.metrics.clone());
+    // The SDK's metrics only where they can be scraped: with the listener off, no exporter.
+    let sdk_metrics = match metrics_listen {
+        Some(_) => Some(sdk_metrics::SdkMetrics::start()?),
+        None => None,
+    };
+    let runtime_options = match &sdk_metrics {
+        Some(sdk) => RuntimeOptions::builder()
+            .telemetry_options(sdk.telemetry_options())
+            .build()
+            .map_err(|e| anyhow!("the Temporal SDK runtime's options: {e}"))?,
+        None => RuntimeOptions::default(),
+    };
+    let mut connection_options = temporal.connection_options();
+    if let Some(sdk) = &sdk_metrics {
+        connection_options.metrics_meter = sdk.client_meter()?;
+    }
+    let probes = probes::Probes::new(skills.metrics.clone(), sdk_metrics);
     // Listening before connecting: liveness answers while the worker connects, and readiness
     // says it is not polling yet.
     match metrics_listen {
@@ -81,8 +99,8 @@ async fn run(settings: WorkerSettings, telemetry: &torghut_telemetry::Telemetry)
         None => tracing::info!("{} is off: no metrics or probes", probes::LISTEN_VAR),
     }
 
-    let runtime = Runtime::from_current_tokio(Default::default())?;
-    let connection = Connection::connect(temporal.connection_options())
+    let runtime = Runtime::from_current_tokio(runtime_options)?;
+    let connection = Connection::connect(connection_options)
         .await
         .with_context(|| format!("connecting to Temporal at {address}"))?;
     let client = Client::new(

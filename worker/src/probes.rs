@@ -1,7 +1,7 @@
 //! The worker's small HTTP listener, for Kubernetes and Prometheus: `/healthz` (the process
 //! answers), `/readyz` (connected to Temporal and polling) and `/metrics` (what the activities
-//! record, `torghut_activities::metrics`). It serves nothing else; the worker's work arrives
-//! through Temporal.
+//! record, `torghut_activities::metrics`, then the Temporal SDK core's worker metrics,
+//! `crate::sdk_metrics`). It serves nothing else; the worker's work arrives through Temporal.
 
 use anyhow::{Context, Result};
 use axum::Router;
@@ -19,6 +19,8 @@ use temporalio_client::{Client, WorkflowDescribeOptions};
 use torghut_activities::metrics::ActivityMetrics;
 use torghut_config::{SettingError, Settings, keys};
 use torghut_workflows::DecisionWorkflow;
+
+use crate::sdk_metrics::SdkMetrics;
 
 pub const LISTEN_VAR: &str = keys::TORGHUT_WORKER_METRICS_LISTEN.env;
 /// A readiness probe must answer within its own timeout; Temporal gets less than that.
@@ -40,14 +42,16 @@ pub fn listen_address(settings: &Settings) -> Result<Option<SocketAddr>, Setting
 /// client it reaches Temporal).
 pub struct Probes {
     metrics: Arc<ActivityMetrics>,
+    sdk: Option<SdkMetrics>,
     temporal: OnceLock<Client>,
     polling: AtomicBool,
 }
 
 impl Probes {
-    pub fn new(metrics: Arc<ActivityMetrics>) -> Arc<Self> {
+    pub fn new(metrics: Arc<ActivityMetrics>, sdk: Option<SdkMetrics>) -> Arc<Self> {
         Arc::new(Self {
             metrics,
+            sdk,
             temporal: OnceLock::new(),
             polling: AtomicBool::new(false),
         })
@@ -105,11 +109,23 @@ async fn readyz(State(probes): State<Arc<Probes>>) -> Response {
 
 async fn metrics(State(probes): State<Arc<Probes>>) -> Response {
     match probes.metrics.render() {
-        Ok(text) => (
-            [(header::CONTENT_TYPE, ActivityMetrics::content_type())],
-            text,
-        )
-            .into_response(),
+        Ok(mut text) => {
+            // Ours whatever happens to the SDK's: a scrape that lost the SDK's families shows
+            // as their absence (and a warning here), not as a failed scrape of everything.
+            if let Some(sdk) = &probes.sdk {
+                match sdk.render().await {
+                    Ok(more) => text.push_str(&more),
+                    Err(e) => {
+                        tracing::warn!(error = %format!("{e:#}"), "the Temporal SDK's metrics are missing from this scrape")
+                    }
+                }
+            }
+            (
+                [(header::CONTENT_TYPE, ActivityMetrics::content_type())],
+                text,
+            )
+                .into_response()
+        }
         Err(e) => {
             tracing::error!(error = %e, "rendering the metrics failed");
             (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
@@ -193,7 +209,7 @@ mod tests {
             Duration::from_millis(5),
             AttemptOutcome::Ok,
         );
-        let probes = Probes::new(metrics);
+        let probes = Probes::new(metrics, None);
         let app = router(probes.clone());
 
         assert_eq!(get(&app, "/healthz").await.0, StatusCode::OK);
