@@ -54,7 +54,8 @@ for port in "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "$GATEWAY_PORT"; do
   fi
 done
 
-bash scripts/install-deps.sh
+# Only what the demo runs (protoc, curl, the Temporal CLI); the suite installs its own tools.
+bash scripts/install-deps.sh demo
 echo "== building worker and gateway"
 cargo build --quiet -p torghut-worker -p torghut-gateway
 mkdir -p "$STATE"

