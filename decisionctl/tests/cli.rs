@@ -97,11 +97,15 @@ fn a_stricter_quality_gate_only_ever_shrinks_sizes() {
 
 #[test]
 fn recorded_histories_check_against_this_build() {
+    // One folder per recorded shape of the workflow (see integration-tests/tests/replay.rs).
     let files: Vec<String> = std::fs::read_dir(HISTORIES)
         .expect("histories")
         .filter_map(Result::ok)
+        .flat_map(|shape| std::fs::read_dir(shape.path()).expect("a shape's folder"))
+        .filter_map(Result::ok)
         .map(|e| e.path().to_string_lossy().into_owned())
         .collect();
+    assert!(files.len() >= 14, "both shapes' histories: {files:?}");
     let mut args = vec!["check-history"];
     args.extend(files.iter().map(String::as_str));
     let (ok, out, err) = ctl(&args);
