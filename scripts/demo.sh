@@ -73,11 +73,21 @@ for sa in Symbol StrategyId DecisionAction TradingMode; do
   temporal operator search-attribute create --address "127.0.0.1:${TEMPORAL_PORT}" --namespace default \
     --name "$sa" --type Keyword >/dev/null 2>&1 || true
 done
+# The list is read whole before it is searched: `temporal ... | grep -q` under pipefail failed
+# whenever grep stopped reading early (the CLI then dies of SIGPIPE), which read as "not
+# registered" on some runs. A freshly created attribute may also take a moment to be listed.
+registered() {
+  local listed
+  listed="$(temporal operator search-attribute list --address "127.0.0.1:${TEMPORAL_PORT}" --namespace default 2>/dev/null)" || return 1
+  grep -qw "$1" <<<"$listed"
+}
 for sa in Symbol StrategyId DecisionAction TradingMode; do
-  if ! temporal operator search-attribute list --address "127.0.0.1:${TEMPORAL_PORT}" --namespace default | grep -qw "$sa"; then
-    echo "error: search attribute $sa is not registered on the dev server; see $STATE/temporal.log" >&2
-    exit 1
-  fi
+  for _ in $(seq 1 50); do
+    if registered "$sa"; then continue 2; fi
+    sleep 0.2
+  done
+  echo "error: search attribute $sa is not registered on the dev server after 10 s; see $STATE/temporal.log" >&2
+  exit 1
 done
 
 export TEMPORAL_ADDRESS="http://127.0.0.1:${TEMPORAL_PORT}"
