@@ -107,21 +107,7 @@ curl -sN --max-time 120 -X POST -H 'content-type: application/json' --data "$bod
   "$GATEWAY/api/torghut/decision-engine/stream" | tee "$events"
 echo
 echo "== final DecisionIntent"
-python3 - "$events" <<'PY'
-import json, sys
-event, final = None, None
-for line in open(sys.argv[1]):
-    line = line.rstrip("\n")
-    if line.startswith("event: "):
-        event = line[7:]
-    elif line.startswith("data: ") and event in ("decision.final", "decision.error"):
-        final = (event, json.loads(line[6:]))
-if final is None:
-    sys.exit("no decision.final or decision.error arrived")
-print(final[0])
-print(json.dumps(final[1]["payload"], indent=2))
-sys.exit(0 if final[0] == "decision.final" else 1)
-PY
+python3 scripts/final_event.py "$events" --pretty
 echo
 echo "The stack is running. Temporal UI: http://127.0.0.1:${TEMPORAL_UI_PORT}"
 echo "  temporal workflow list --address 127.0.0.1:${TEMPORAL_PORT} --query \"Symbol = 'IBM'\""

@@ -262,25 +262,7 @@ curl -sN --max-time 120 -X POST -H 'content-type: application/json' --data @"$ST
   "$GATEWAY/api/torghut/decision-engine/stream" >"$STATE/stream.txt" || true
 # The decision must end in decision.final, for this request, with an action: anything else
 # (decision.error, a cut stream, no final) fails the suite.
-if ! python3 - "$STATE/stream.txt" "$request_id" <<'PY'; then
-import json, sys
-event, final = None, None
-for line in open(sys.argv[1]):
-    line = line.rstrip("\n")
-    if line.startswith("event: "):
-        event = line[7:]
-    elif line.startswith("data: ") and event in ("decision.final", "decision.error"):
-        final = (event, json.loads(line[6:]))
-if final is None:
-    sys.exit("no decision.final or decision.error arrived")
-kind, data = final
-if kind != "decision.final":
-    sys.exit(f"the run ended with {kind}: {json.dumps(data['payload'])}")
-if data["request_id"] != sys.argv[2]:
-    sys.exit(f"decision.final for request {data['request_id']}, expected {sys.argv[2]}")
-intent = data["payload"]
-print(f"ok: decision.final for {data['request_id']}: {json.dumps(intent)[:300]}")
-PY
+if ! python3 scripts/final_event.py "$STATE/stream.txt" --request-id "$request_id"; then
   echo "--- the stream" >&2
   tail -n 30 "$STATE/stream.txt" >&2
   container_logs
