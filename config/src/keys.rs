@@ -256,6 +256,34 @@ pub fn read_by(binary: Binary) -> impl Iterator<Item = &'static Key> {
         .filter(move |k| k.read_by.contains(&binary))
 }
 
+/// Holds a reader's effective defaults to the table: `ours` pairs each variable with the value
+/// the reader holds after reading an empty environment, as text. Fails naming the first value
+/// that differs (a URL's added root path `/` aside); answers the rows of `binary` with a default
+/// that `ours` does not name, for the caller to check its own way or refuse. The worker's and
+/// the gateway's tests call it, so both compare alike.
+pub fn unchecked_defaults(
+    binary: Binary,
+    ours: &[(&str, String)],
+) -> Result<Vec<&'static Key>, String> {
+    let mut unchecked = Vec::new();
+    for key in read_by(binary) {
+        let DefaultValue::Value(default) = key.default else {
+            continue;
+        };
+        match ours.iter().find(|(var, _)| *var == key.env) {
+            // `Url` adds the root path: http://127.0.0.1:7233/.
+            Some((var, value)) if value.trim_end_matches('/') != default => {
+                return Err(format!(
+                    "{var}: the reader's default {value:?} differs from config/src/keys.rs ({default:?})"
+                ));
+            }
+            Some(_) => {}
+            None => unchecked.push(key),
+        }
+    }
+    Ok(unchecked)
+}
+
 /// True when `name` is a section of the config file (`providers`, `providers.edgar`, ...).
 pub fn is_section(name: &str) -> bool {
     KEYS.iter()

@@ -103,7 +103,7 @@ fn faults(settings: &Settings) -> Result<FaultPlan, SettingError> {
 mod tests {
     use super::*;
     use std::collections::HashMap;
-    use torghut_config::keys::{Binary, DefaultValue, by_env, read_by};
+    use torghut_config::keys::{Binary, DefaultValue, by_env, unchecked_defaults};
     use torghut_policy::ledger::DEFAULT_TTL_SECONDS;
     use torghut_workflows::DEFAULT_TASK_QUEUE;
 
@@ -158,22 +158,15 @@ mod tests {
             Some("model")
         );
         assert_eq!(reading.by, torghut_activities::sentiment::ReadBy::Model);
-        for key in read_by(Binary::Worker) {
-            let DefaultValue::Value(default) = key.default else {
-                continue;
-            };
-            match ours.iter().find(|(var, _)| *var == key.env) {
-                // `Url` adds the root path: http://127.0.0.1:7233/.
-                Some((var, value)) => assert_eq!(
-                    value.trim_end_matches('/'),
-                    default,
-                    "{var}: the reader's default differs from config/src/keys.rs"
-                ),
-                // The providers' rows: the URLs' settings are in force only with the URL set, and
-                // their own tests check them (activities' `providers::http` and ClickHouse tests).
-                None if key.file.is_some_and(|f| f.starts_with("providers.")) => {}
-                None => panic!("{}: a worker default this test does not check", key.env),
-            }
+        let unchecked = unchecked_defaults(Binary::Worker, &ours).unwrap_or_else(|e| panic!("{e}"));
+        for key in unchecked {
+            // The providers' rows: the URLs' settings are in force only with the URL set, and
+            // their own tests check them (activities' `providers::http` and ClickHouse tests).
+            assert!(
+                key.file.is_some_and(|f| f.starts_with("providers.")),
+                "{}: a worker default this test does not check",
+                key.env
+            );
         }
     }
 
