@@ -339,19 +339,26 @@ impl ValidatedRequest {
             }),
             deadline_seconds: Some(self.deadline_seconds),
             account_id: Some(self.account_id.clone()),
-            llm_review: self.llm_review.as_ref().map(|l| v1::LlmReview {
-                model: l.model.clone(),
-                messages: l
-                    .messages
-                    .iter()
-                    .map(|m| v1::ChatMessage {
-                        role: m.role.clone(),
-                        content: m.content.clone(),
-                    })
-                    .collect(),
-                temperature: l.temperature.map(decimal),
-                max_tokens: l.max_tokens,
-            }),
+            llm_review: self.llm_review.as_ref().map(LlmReview::to_wire),
+        }
+    }
+}
+
+impl LlmReview {
+    /// The wire block this one validates from (what the `llm-review` activity is sent).
+    pub fn to_wire(&self) -> v1::LlmReview {
+        v1::LlmReview {
+            model: self.model.clone(),
+            messages: self
+                .messages
+                .iter()
+                .map(|m| v1::ChatMessage {
+                    role: m.role.clone(),
+                    content: m.content.clone(),
+                })
+                .collect(),
+            temperature: self.temperature.map(|t| t.to_string()),
+            max_tokens: self.max_tokens,
         }
     }
 }

@@ -479,7 +479,12 @@ async fn compensate(ctx: &WorkflowContext<DecisionWorkflow>, account_id: &str) {
 /// `decision.final.llm_response`.
 async fn run_llm_review(ctx: WorkflowContext<DecisionWorkflow>, input: DecisionInput) -> Payload {
     // Validation requires the block for an `llm_review` trigger; this is a reader's check only.
-    let Some(llm_review) = input.request.to_wire().llm_review else {
+    let Some(llm_review) = input
+        .request
+        .llm_review
+        .as_ref()
+        .map(model::LlmReview::to_wire)
+    else {
         return Payload::Error(DecisionError {
             code: "invalid_request".to_owned(),
             message: "llm_review block is missing".to_owned(),
