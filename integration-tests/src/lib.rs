@@ -8,6 +8,7 @@
 pub mod alpaca_fake;
 pub mod clickhouse;
 pub mod edgar_fake;
+pub mod histories;
 pub mod openai_fake;
 pub mod otlp_fake;
 pub mod promql;

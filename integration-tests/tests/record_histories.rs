@@ -10,6 +10,7 @@
 use serde_json::{Value, json};
 use std::sync::OnceLock;
 use std::time::Duration;
+use torghut_integration_tests::histories::{CURRENT_SHAPE, SCENARIOS};
 use torghut_integration_tests::sse;
 use torghut_integration_tests::{Stack, sample_request, stack_in};
 
@@ -67,20 +68,6 @@ fn scenario(name: &str) -> (Value, &'static str) {
         other => panic!("unknown scenario {other}"),
     }
 }
-
-/// The folder of the shape the current code records: one folder per versioned change of the
-/// workflow's commands or activity inputs, each kept (and replayed) until no run of it is left.
-const CURRENT_SHAPE: &str = "v2-typed-inputs";
-
-pub const SCENARIOS: [&str; 7] = [
-    "buy",
-    "sell",
-    "hold-no-position-to-sell",
-    "veto-kill-switch",
-    "veto-missing-technicals",
-    "deadline-error",
-    "llm-review",
-];
 
 #[tokio::test]
 #[ignore = "rewrites integration-tests/histories; run deliberately"]

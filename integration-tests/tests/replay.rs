@@ -9,23 +9,10 @@ use temporalio_client::WorkflowHistory;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
 use temporalio_sdk::{WorkflowContext, WorkflowResult};
+use torghut_integration_tests::histories::{SCENARIOS, SHAPES};
 use torghut_workflows::activity_io::{RoutingCall, SizingCall, SkillCall};
 use torghut_workflows::decision::{DecisionInput, DecisionOutcome};
 use torghut_workflows::{DecisionWorkflow, ExposureLedger};
-
-/// The shapes of `decision-workflow` runs that may still be open somewhere, one folder each (see
-/// `record_histories.rs`): before and after patch `typed-activity-inputs`.
-const SHAPES: [&str; 2] = ["v1-wire-inputs", "v2-typed-inputs"];
-
-const SCENARIOS: [&str; 7] = [
-    "buy",
-    "sell",
-    "hold-no-position-to-sell",
-    "veto-kill-switch",
-    "veto-missing-technicals",
-    "deadline-error",
-    "llm-review",
-];
 
 fn history_files(shape: &str) -> Vec<(String, Vec<u8>)> {
     let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/histories")).join(shape);
